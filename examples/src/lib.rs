@@ -1,0 +1,2 @@
+//! Examples of the workspace: each program lives in `src/bin/`.
+#![forbid(unsafe_code)]

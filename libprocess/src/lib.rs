@@ -1,0 +1,1 @@
+//! libprocess: an actor runtime in the spirit of Mesos's libprocess.
