@@ -1,0 +1,1 @@
+//! The DRF sorter behind the hierarchical allocator (filled in by issue 4).
