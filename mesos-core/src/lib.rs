@@ -23,5 +23,21 @@ pub mod sorter;
 /// master and agent and stored in the registry.
 pub use proto::mesos as v0;
 
-/// Package `mesos.v1`: the core types of the v1 HTTP APIs ("agent" naming).
+/// Package `mesos.v1`: the core types of the v1 HTTP APIs ("agent" naming),
+/// with the API packages below it: [`v1::scheduler`], [`v1::executor`],
+/// [`v1::master`], [`v1::agent`] (and `quota`, `maintenance`, `allocator`,
+/// `resource_provider`).
 pub use proto::mesos::v1;
+
+/// Package `mesos.internal`: the libprocess messages between master, agents,
+/// v0 drivers and executors, plus the registry's `Registry`.
+pub use proto::mesos::internal;
+
+/// What the registrar stores (`src/master/registry.proto` upstream).
+pub mod registry {
+    pub use crate::proto::mesos::internal::Registry;
+    pub use crate::proto::mesos::internal::registry::*;
+    /// Package `mesos.resource_provider.registry`: resource providers as the
+    /// registry stores them.
+    pub use crate::proto::mesos::resource_provider::registry as resource_provider;
+}
