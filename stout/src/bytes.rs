@@ -383,3 +383,41 @@ mod tests {
         let _ = Bytes::ZERO - Bytes::new(1);
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn sizes() -> impl Strategy<Value = Bytes> {
+        let units = vec![BYTE, KILOBYTE, MEGABYTE, GIGABYTE, TERABYTE];
+        prop_oneof![
+            any::<u64>().prop_map(Bytes::new),
+            (prop::sample::select(units), any::<u64>())
+                .prop_map(|(unit, n)| Bytes::new(n % (u64::MAX / unit) * unit)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn print_then_parse_is_exact(b in sizes()) {
+            let text = b.to_string();
+            prop_assert_eq!(text.parse::<Bytes>(), Ok(b), "{}", text);
+        }
+
+        #[test]
+        fn prints_the_largest_whole_unit(b in sizes()) {
+            let text = b.to_string();
+            let digits = text.trim_end_matches(char::is_alphabetic);
+            let value: u64 = digits.parse().unwrap();
+            // Had the value been a multiple of 1024 (and the unit not TB), a larger unit was due.
+            prop_assert!(value == 0 || value % 1024 != 0 || text.ends_with("TB"), "{}", text);
+        }
+
+        #[test]
+        fn parsing_never_panics(s in "[0-9.-]{0,25}[a-zA-Z]{0,3}") {
+            let _ = s.parse::<Bytes>();
+        }
+    }
+}

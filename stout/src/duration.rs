@@ -692,3 +692,61 @@ mod tests {
         let _ = Duration::MAX + Duration::from_nanos(1);
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Durations that are a whole number of some unit, the common case in flags and configs.
+    fn whole_durations() -> impl Strategy<Value = Duration> {
+        let count = prop_oneof![-10_000_i64..10_000, any::<i64>()];
+        (prop::sample::select(&UNITS[..]), count)
+            .prop_map(|((_, unit), n)| Duration::from_nanos(n % (i64::MAX / unit) * unit))
+    }
+
+    fn durations() -> impl Strategy<Value = Duration> {
+        prop_oneof![
+            any::<i64>().prop_map(Duration::from_nanos),
+            whole_durations(),
+            (whole_durations(), -1000_i64..1000)
+                .prop_map(|(d, ns)| d.saturating_add(Duration::from_nanos(ns))),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn print_then_parse_is_exact_for_whole_values(d in durations()) {
+            // Exact when the value is a whole number of the unit printed. (No '.' is not enough:
+            // 1000.999999999999999weeks rounds to 15 digits as "1001weeks".)
+            let text = d.to_string();
+            let unit_name = text.trim_start_matches(|c: char| c == '-' || c == '.' || c.is_ascii_digit());
+            let &(_, unit) = UNITS.iter().find(|(name, _)| *name == unit_name).unwrap();
+            if d.as_nanos() % unit == 0 {
+                prop_assert_eq!(text.parse::<Duration>(), Ok(d), "{}", text);
+            }
+        }
+
+        #[test]
+        fn print_then_parse_is_within_fifteen_digits(d in durations()) {
+            let text = d.to_string();
+            let parsed: Duration = text.parse().map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+            let error = (parsed.as_nanos() as i128 - d.as_nanos() as i128).unsigned_abs();
+            let bound = d.as_nanos().unsigned_abs() as f64 * 1e-14 + 1.0;
+            prop_assert!((error as f64) <= bound, "{:?} printed as {} parsed as {:?}", d, text, parsed);
+        }
+
+        #[test]
+        fn printed_value_is_at_least_one_in_its_unit(d in durations()) {
+            let text = d.to_string();
+            let unsigned = text.strip_prefix('-').unwrap_or(&text);
+            prop_assert!(unsigned == "0ns" || !unsigned.starts_with('0'), "{}", text);
+        }
+
+        #[test]
+        fn parsing_never_panics(s in "-?[0-9.]{0,25}(ns|us|ms|secs|mins|hrs|days|weeks|x)?") {
+            let _ = s.parse::<Duration>();
+        }
+    }
+}

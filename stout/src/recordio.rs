@@ -432,3 +432,77 @@ mod tests {
         assert_eq!(decoder.finish(), Ok(()));
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn records() -> impl Strategy<Value = Vec<Vec<u8>>> {
+        prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 0..20)
+    }
+
+    /// Encodes `records` as one stream and cuts it into chunks at `cuts` (positions, any order).
+    fn chunked(records: &[Vec<u8>], cuts: &[prop::sample::Index]) -> Vec<Vec<u8>> {
+        let mut stream = BytesMut::new();
+        for record in records {
+            encode_into(record, &mut stream);
+        }
+        let mut positions: Vec<usize> = cuts.iter().map(|i| i.index(stream.len() + 1)).collect();
+        positions.push(0);
+        positions.push(stream.len());
+        positions.sort_unstable();
+        positions
+            .windows(2)
+            .map(|w| stream[w[0]..w[1]].to_vec())
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn decodes_what_was_encoded_however_it_is_chunked(
+            records in records(),
+            cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..40),
+        ) {
+            let mut decoder = Decoder::new();
+            let mut decoded = Vec::new();
+            for chunk in chunked(&records, &cuts) {
+                decoded.extend(decoder.decode(&chunk).unwrap().into_iter().map(|r| r.to_vec()));
+            }
+            prop_assert_eq!(decoded, records);
+            prop_assert_eq!(decoder.finish(), Ok(()));
+        }
+
+        #[test]
+        fn the_maximum_record_size_is_exact(
+            records in records().prop_filter("needs a record", |r| !r.is_empty()),
+            cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
+        ) {
+            let largest = records.iter().map(Vec::len).max().unwrap();
+            let chunks = chunked(&records, &cuts);
+
+            let mut decoder = Decoder::with_max_record_size(largest);
+            for chunk in &chunks {
+                prop_assert!(decoder.decode(chunk).is_ok());
+            }
+
+            if largest > 0 {
+                let mut decoder = Decoder::with_max_record_size(largest - 1);
+                let failed = chunks.iter().any(|chunk| {
+                    matches!(decoder.decode(chunk), Err(RecordIoError::RecordTooLarge { .. }))
+                });
+                prop_assert!(failed);
+            }
+        }
+
+        #[test]
+        fn garbage_never_panics(chunks in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..64), 0..8)) {
+            let mut decoder = Decoder::with_max_record_size(1024);
+            for chunk in &chunks {
+                let _ = decoder.decode(chunk);
+            }
+            let _ = decoder.finish();
+        }
+    }
+}
