@@ -46,8 +46,8 @@
 //! ```
 //!
 //! Differences from Mesos that remain: environment variable names are matched exactly (Mesos also takes
-//! `MESOS_work_dir`), `MESOS_NO_NAME` is not a way to set a boolean to false, an empty boolean
-//! environment variable counts as unset rather than true, and clap also accepts `--name value`.
+//! `MESOS_work_dir`), `MESOS_NO_NAME` is not a way to set a boolean to false, and clap also accepts
+//! `--name value` for flags that are not boolean.
 
 use std::any::TypeId;
 use std::error::Error as StdError;
@@ -153,10 +153,11 @@ where
     }
 }
 
-/// A `value_parser` for booleans the way Mesos reads them: `true`/`1` and `false`/`0`.
+/// A `value_parser` for booleans the way Mesos reads them: `true`/`1` and `false`/`0`, and the
+/// empty value as `true` (Mesos loads `--name=` and an empty `MESOS_NAME` as true).
 pub fn parse_bool(value: &str) -> Result<bool, FlagError> {
     match value {
-        "true" | "1" => Ok(true),
+        "true" | "1" | "" => Ok(true),
         "false" | "0" => Ok(false),
         _ => Err(FlagError::InvalidBool {
             value: value.to_owned(),
@@ -171,8 +172,8 @@ pub fn env_var_name(prefix: &str, name: &str) -> String {
 }
 
 /// `T`'s clap command, adjusted to Mesos's conventions: every long flag without an explicit `env`
-/// gets `<env_prefix><NAME>`, and every `bool` flag takes an optional `=value` (`--name`,
-/// `--name=false`, `--name=0`).
+/// gets `<env_prefix><NAME>` (its value hidden from `--help`), and every boolean flag (`bool` or
+/// `Option<bool>`) takes an optional `=value`: `--name`, `--name=false`, `--name=0`.
 ///
 /// Use it with [`normalize_args`] when [`try_parse_from`] does not fit (subcommands, say).
 pub fn command<T: CommandFactory>(env_prefix: &str) -> Command {
@@ -181,12 +182,17 @@ pub fn command<T: CommandFactory>(env_prefix: &str) -> Command {
             return arg;
         };
         if arg.get_env().is_none() {
-            arg = arg.env(env_var_name(env_prefix, &long));
+            // Hide the values: `--help` would otherwise print secrets such as credentials.
+            arg = arg
+                .env(env_var_name(env_prefix, &long))
+                .hide_env_values(true);
         }
         if is_bool(&arg) {
-            // A bool defaults to false unless the struct gives a default (a `SetTrue` flag's
-            // implicit "false" is only added when clap builds the command).
-            let unset = arg.get_default_values().is_empty();
+            // A plain `bool` (derive gives it `SetTrue`) defaults to false unless the struct gives a
+            // default; clap adds that implicit "false" only when it builds the command, so add it
+            // here. An `Option<bool>` stays `None` when absent.
+            let unset = matches!(arg.get_action(), ArgAction::SetTrue)
+                && arg.get_default_values().is_empty();
             arg = arg
                 .action(ArgAction::Set)
                 .num_args(0..=1)
@@ -318,6 +324,8 @@ mod tests {
         hostname_lookup: bool,
         #[arg(long)]
         strict: bool,
+        #[arg(long)]
+        checkpoint: Option<bool>,
         #[arg(long, default_value_t = 5051)]
         port: u16,
     }
@@ -341,6 +349,7 @@ mod tests {
         assert_eq!(flags.executor_registration_timeout, Duration::from_mins(1));
         assert!(flags.hostname_lookup);
         assert!(!flags.strict);
+        assert_eq!(flags.checkpoint, None);
         assert_eq!(flags.port, 5051);
     }
 
@@ -376,6 +385,7 @@ mod tests {
         assert!(strict(&["--strict"]));
         assert!(strict(&["--strict=true"]));
         assert!(strict(&["--strict=1"]));
+        assert!(strict(&["--strict="]));
         assert!(!strict(&["--strict=false"]));
         assert!(!strict(&["--strict=0"]));
         assert!(!strict(&["--no-strict"]));
@@ -383,6 +393,10 @@ mod tests {
         assert!(lookup(&["--hostname_lookup"]));
         assert!(!lookup(&["--hostname_lookup=false"]));
         assert!(!lookup(&["--no-hostname_lookup"]));
+        let checkpoint = |args: &[&str]| parse_args(args).unwrap().checkpoint;
+        assert_eq!(checkpoint(&["--checkpoint"]), Some(true));
+        assert_eq!(checkpoint(&["--no-checkpoint"]), Some(false));
+        assert_eq!(checkpoint(&["--checkpoint=0"]), Some(false));
         // `--name` never takes the next argument as its value.
         assert!(parse_args(&["--strict", "false"]).is_err());
     }
@@ -410,6 +424,9 @@ mod tests {
             err.to_string().contains("fractional bytes '1.5GB'"),
             "{err}"
         );
+        // Duplicates, as Mesos's master and agent load flags with `duplicates = false`.
+        assert!(parse_args(&["--port=1", "--port=2"]).is_err());
+        assert!(parse_args(&["--strict", "--no-strict"]).is_err());
         assert!(parse_args(&["--no-such_flag=1"]).is_err());
         assert!(parse_args(&["--no-such_flag"]).is_err());
     }
@@ -483,7 +500,7 @@ mod tests {
             .env(CHILD_MARKER, "1")
             .env("STOUT_TEST_WORK_DIR", "/from/env")
             .env("STOUT_TEST_HOSTNAME_LOOKUP", "false")
-            .env("STOUT_TEST_STRICT", "1")
+            .env("STOUT_TEST_STRICT", "") // Empty means true for a boolean, as in Mesos.
             .env("STOUT_TEST_MAX_SIZE", "2GB")
             .env("STOUT_TEST_PORT", "6000")
             .output()
@@ -511,6 +528,22 @@ mod tests {
         assert_eq!(flags.max_size, Some(Bytes::from_gigabytes(2)));
         // The command line wins over the environment.
         assert_eq!(flags.port, 7000);
+    }
+
+    #[test]
+    fn help_shows_snake_case_names_and_environment_variables() {
+        let err = parse_args(&["--help"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp);
+        let help = err.to_string();
+        assert!(help.contains("--work_dir <WORK_DIR>"), "{help}");
+        assert!(
+            help.contains("[env: STOUT_FLAGS_TEST_NOBODY_WORK_DIR]"),
+            "{help}"
+        );
+        assert!(
+            help.contains("--hostname_lookup[=<HOSTNAME_LOOKUP>]"),
+            "{help}"
+        );
     }
 
     #[test]
