@@ -231,12 +231,15 @@ impl Decoder {
                     }
                 }
                 _ => {
-                    // Report the digits seen so far (they are already consumed) and the bad byte.
-                    let mut header = if digits > 0 {
-                        length.to_string().into_bytes()
+                    // Report the digits seen so far (already consumed, so rebuilt from their
+                    // value, leading zeros included) and the bad byte.
+                    let value = if digits > 0 {
+                        length.to_string()
                     } else {
-                        Vec::new()
+                        String::new()
                     };
+                    let mut header = "0".repeat(digits - value.len()).into_bytes();
+                    header.extend_from_slice(value.as_bytes());
                     header.push(byte);
                     return Err(RecordIoError::InvalidHeader { header });
                 }
@@ -359,6 +362,18 @@ mod tests {
             err(b"12a\n"),
             RecordIoError::InvalidHeader {
                 header: b"12a".to_vec()
+            }
+        );
+        assert_eq!(
+            err(b"007x"),
+            RecordIoError::InvalidHeader {
+                header: b"007x".to_vec()
+            }
+        );
+        assert_eq!(
+            err(b"00\x00"),
+            RecordIoError::InvalidHeader {
+                header: b"00\x00".to_vec()
             }
         );
         assert_eq!(
