@@ -1,0 +1,477 @@
+//! The runtime: worker threads, the registry of processes, timers, and the handles to them.
+//!
+//! A [`Runtime`] owns its threads and shuts them down when dropped; a [`Handle`] is a cheap
+//! clone that spawns, terminates, waits for and posts to processes. Several runtimes may live
+//! in one OS process (tests run two to talk over loopback); inside a handler, or after
+//! [`Handle::enter`], the free functions of this crate (`spawn`, `terminate`, ...) use the
+//! *current* runtime, and elsewhere a lazily started default runtime.
+
+pub(crate) mod cell;
+pub(crate) mod registry;
+pub(crate) mod scheduler;
+
+use std::cell::RefCell;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use crate::clock::{Clock, ClockState, Timers};
+use crate::filter::Filters;
+use crate::future::Future;
+use crate::message::Message;
+use crate::pid::{Pid, Upid};
+use crate::process::Process;
+use cell::Cell;
+use registry::{IdGenerator, Registry};
+use scheduler::Scheduler;
+
+/// How a runtime hands messages for other addresses to the network (set by the networking
+/// layer; without one, such messages are dropped with a warning).
+pub(crate) trait Transport: Send + Sync {
+    fn send(&self, message: Message);
+    fn link(&self, linker: &Upid, to: &Upid, reconnect: bool);
+}
+
+/// Why a process could not be spawned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// A live process of this runtime already has this id.
+    #[error("a process with id {0:?} already exists")]
+    DuplicateId(String),
+    /// Ids may not be empty, nor contain '/', '@' or whitespace.
+    #[error("invalid process id {0:?}")]
+    InvalidId(String),
+}
+
+/// What introspection reports about one process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessInfo {
+    /// Its address.
+    pub upid: Upid,
+    /// Events queued and not yet served.
+    pub queue_len: usize,
+    /// Events served so far.
+    pub events_processed: u64,
+}
+
+static NEXT_RUNTIME_ID: AtomicU64 = AtomicU64::new(1);
+
+pub(crate) struct RtShared {
+    pub(crate) id: u64,
+    pub(crate) address: SocketAddr,
+    pub(crate) scheduler: Arc<Scheduler>,
+    pub(crate) registry: Registry,
+    ids: IdGenerator,
+    pub(crate) clock: ClockState,
+    pub(crate) timers: Timers,
+    pub(crate) filters: Filters,
+    transport: OnceLock<Box<dyn Transport>>,
+}
+
+impl RtShared {
+    /// Delivers `message` to a local process, or hands it to the transport.
+    pub(crate) fn send(&self, message: Message) {
+        if self.filters.is_active() && self.filters.on_message(&message) {
+            return;
+        }
+        if message.to.address() == self.address {
+            self.deliver_local(message);
+        } else if let Some(transport) = self.transport.get() {
+            transport.send(message);
+        } else {
+            tracing::warn!(to = %message.to, name = %message.name, "no transport for a remote message; dropped");
+        }
+    }
+
+    /// Delivers a message addressed to this runtime (from the network or a local sender).
+    pub(crate) fn deliver_local(&self, message: Message) -> bool {
+        match self.registry.get(message.to.id()) {
+            Some(cell) => cell.deliver(Box::new(message)),
+            None => {
+                tracing::debug!(to = %message.to, name = %message.name, "message for an unknown process dropped");
+                false
+            }
+        }
+    }
+
+    /// Tells `linker` (if it is ours and alive) that `pid` exited.
+    pub(crate) fn deliver_exited(&self, linker: &Upid, pid: &Upid) {
+        if linker.address() != self.address {
+            return;
+        }
+        if let Some(cell) = self.registry.get(linker.id()) {
+            cell.deliver_exited(pid.clone());
+        }
+    }
+
+    /// Links `linker` to `to`: `linker` gets `exited(to)` when `to` terminates (at once if it
+    /// is not alive).
+    pub(crate) fn link(&self, linker: &Upid, to: &Upid, reconnect: bool) {
+        if to.address() == self.address {
+            let alive = self
+                .registry
+                .get(to.id())
+                .is_some_and(|cell| cell.add_linker(linker));
+            if !alive {
+                self.deliver_exited(linker, to);
+            }
+        } else if let Some(transport) = self.transport.get() {
+            transport.link(linker, to, reconnect);
+        } else {
+            self.deliver_exited(linker, to);
+        }
+    }
+
+    fn spawn_with_id<P: Process>(
+        self: &Arc<Self>,
+        id: String,
+        process: P,
+    ) -> Result<Pid<P>, SpawnError> {
+        if id.is_empty() || id.contains(['/', '@']) || id.contains(char::is_whitespace) {
+            return Err(SpawnError::InvalidId(id));
+        }
+        let upid = Upid::new(id, self.address);
+        let cell = Cell::new(upid, self.clone(), process);
+        if !self.registry.insert(cell.clone()) {
+            return Err(SpawnError::DuplicateId(cell.upid.id().to_string()));
+        }
+        // The cell starts out scheduled: its first run calls `initialize`.
+        self.scheduler.schedule(cell.clone());
+        Ok(Pid { cell })
+    }
+}
+
+/// Builds a [`Runtime`].
+///
+/// ```
+/// let runtime = libprocess::Runtime::builder().workers(2).build();
+/// assert_eq!(runtime.handle().workers(), 2);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    workers: Option<usize>,
+    address: Option<SocketAddr>,
+}
+
+impl Builder {
+    /// The number of worker threads. Default: `LIBPROCESS_NUM_WORKER_THREADS`, else CPUs+1.
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = Some(workers.max(1));
+        self
+    }
+
+    /// The address in this runtime's `Upid`s. Default `127.0.0.1:0` until the runtime listens
+    /// on a socket.
+    pub fn address(mut self, address: SocketAddr) -> Self {
+        self.address = Some(address);
+        self
+    }
+
+    /// Starts the runtime's threads.
+    pub fn build(self) -> Runtime {
+        let workers = self.workers.unwrap_or_else(default_workers);
+        let address = self
+            .address
+            .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0));
+        let (scheduler, seeds) = Scheduler::new(workers);
+        let shared = Arc::new(RtShared {
+            id: NEXT_RUNTIME_ID.fetch_add(1, Ordering::Relaxed),
+            address,
+            scheduler: Arc::new(scheduler),
+            registry: Registry::new(),
+            ids: IdGenerator::new(),
+            clock: ClockState::new(),
+            timers: Timers::new(),
+            filters: Filters::new(),
+            transport: OnceLock::new(),
+        });
+        let mut threads = Vec::with_capacity(workers + 1);
+        for seed in seeds {
+            let handle = Handle {
+                shared: shared.clone(),
+            };
+            let thread = std::thread::Builder::new()
+                .name(format!("libprocess-worker-{}", shared.id))
+                .spawn(move || {
+                    let _current = handle.enter();
+                    let scheduler = handle.shared.scheduler.clone();
+                    scheduler.run_worker(seed);
+                })
+                .expect("spawn a libprocess worker thread");
+            threads.push(thread);
+        }
+        let handle = Handle {
+            shared: shared.clone(),
+        };
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("libprocess-timer-{}", shared.id))
+                .spawn(move || crate::clock::run_timer_thread(&handle.shared))
+                .expect("spawn the libprocess timer thread"),
+        );
+        Runtime {
+            handle: Handle { shared },
+            threads: Mutex::new(threads),
+        }
+    }
+}
+
+fn default_workers() -> usize {
+    if let Some(n) = std::env::var("LIBPROCESS_NUM_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if (1..=1024).contains(&n) {
+            return n;
+        }
+        tracing::warn!(
+            value = n,
+            "LIBPROCESS_NUM_WORKER_THREADS must be within 1..=1024; ignored"
+        );
+    }
+    std::thread::available_parallelism().map_or(2, |n| n.get()) + 1
+}
+
+/// An actor runtime: worker threads running processes, timers, a clock.
+///
+/// Dropping it terminates every process (running their `finalize`) and joins its threads.
+///
+/// ```
+/// use libprocess::{Process, Runtime, call};
+/// struct Counter(u64);
+/// impl Process for Counter {}
+///
+/// let runtime = Runtime::new();
+/// let pid = runtime.spawn(Counter(0));
+/// let n = call(&pid, |c: &mut Counter| { c.0 += 1; c.0 }).get();
+/// assert_eq!(n, Ok(1));
+/// ```
+pub struct Runtime {
+    handle: Handle,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("address", &self.handle.shared.address)
+            .finish()
+    }
+}
+
+impl Runtime {
+    /// A runtime with the default settings.
+    pub fn new() -> Runtime {
+        Builder::default().build()
+    }
+
+    /// A builder for a runtime with other settings.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// A cloneable handle.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Terminates every process, waits (up to `timeout`, wall time) for them to finalize, and
+    /// stops the threads. Also done on drop, with a 10 s timeout.
+    pub fn shutdown_timeout(&self, timeout: Duration) {
+        let shared = &self.handle.shared;
+        if shared.scheduler.is_shutdown() {
+            return;
+        }
+        let deadline = Instant::now() + timeout;
+        let cells = shared.registry.all();
+        for cell in &cells {
+            cell.clone().terminate(true);
+        }
+        for cell in &cells {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if !cell.wait().await_for(remaining) {
+                tracing::warn!(pid = %cell.upid(), "process did not finalize before shutdown");
+            }
+        }
+        drop(cells);
+        shared.scheduler.shutdown();
+        shared.timers.shutdown();
+        let threads = std::mem::take(&mut *self.threads.lock());
+        let current = std::thread::current().id();
+        for thread in threads {
+            if thread.thread().id() != current {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Runtime::new()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown_timeout(Duration::from_secs(10));
+    }
+}
+
+impl std::ops::Deref for Runtime {
+    type Target = Handle;
+    fn deref(&self) -> &Handle {
+        &self.handle
+    }
+}
+
+/// A cheap, cloneable handle on a runtime.
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<RtShared>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("address", &self.shared.address)
+            .finish()
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Vec<Handle>> = const { RefCell::new(Vec::new()) };
+}
+
+static DEFAULT: OnceLock<Runtime> = OnceLock::new();
+
+/// The runtime of the calling thread: the one whose handler is running, or the innermost
+/// [`Handle::enter`]ed, or else the default runtime (started on first use).
+pub fn current() -> Handle {
+    CURRENT
+        .with(|c| c.borrow().last().cloned())
+        .unwrap_or_else(|| DEFAULT.get_or_init(Runtime::new).handle().clone())
+}
+
+/// Restores the previous current runtime when dropped.
+#[must_use = "the runtime stays current only while the guard lives"]
+#[derive(Debug)]
+pub struct EnterGuard {
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.borrow_mut().pop());
+    }
+}
+
+impl Handle {
+    /// Makes this runtime the current one on this thread until the guard is dropped.
+    pub fn enter(&self) -> EnterGuard {
+        CURRENT.with(|c| c.borrow_mut().push(self.clone()));
+        EnterGuard {
+            _not_send: std::marker::PhantomData,
+        }
+    }
+
+    /// The address in this runtime's `Upid`s.
+    pub fn address(&self) -> SocketAddr {
+        self.shared.address
+    }
+
+    /// The number of worker threads.
+    pub fn workers(&self) -> usize {
+        self.shared.scheduler.num_workers()
+    }
+
+    /// Spawns `process` with a generated id `(N)`.
+    pub fn spawn<P: Process>(&self, process: P) -> Pid<P> {
+        let id = self.shared.ids.generate("");
+        self.shared
+            .spawn_with_id(id, process)
+            .expect("generated ids are unique")
+    }
+
+    /// Spawns `process` under `id` (e.g. `master`, or one from [`Handle::generate_id`]).
+    pub fn spawn_with_id<P: Process>(
+        &self,
+        id: impl Into<String>,
+        process: P,
+    ) -> Result<Pid<P>, SpawnError> {
+        self.shared.spawn_with_id(id.into(), process)
+    }
+
+    /// A fresh id `prefix(N)`, as libprocess's `ID::generate`.
+    pub fn generate_id(&self, prefix: &str) -> String {
+        self.shared.ids.generate(prefix)
+    }
+
+    /// Asks a process of this runtime to terminate (see [`terminate`](crate::terminate)).
+    pub fn terminate(&self, pid: &Upid, inject: bool) {
+        if pid.address() != self.shared.address {
+            return;
+        }
+        if let Some(cell) = self.shared.registry.get(pid.id()) {
+            cell.terminate(inject);
+        }
+    }
+
+    /// A future that completes when the process has finalized (at once if it is not alive).
+    pub fn wait(&self, pid: &Upid) -> Future<()> {
+        match self
+            .shared
+            .registry
+            .get(pid.id())
+            .filter(|_| pid.address() == self.shared.address)
+        {
+            Some(cell) => cell.wait(),
+            None => Future::ready(()),
+        }
+    }
+
+    /// Sends a named message from `from` (any `Upid`, e.g. [`Upid::none`]) to `to`.
+    pub fn send(&self, from: &Upid, to: &Upid, name: impl Into<String>, body: impl Into<Bytes>) {
+        self.shared.send(Message {
+            name: name.into(),
+            from: from.clone(),
+            to: to.clone(),
+            body: body.into(),
+        });
+    }
+
+    /// The number of live processes.
+    pub fn live_processes(&self) -> usize {
+        self.shared.registry.len()
+    }
+
+    /// Queue length and events served of every live process.
+    pub fn processes(&self) -> Vec<ProcessInfo> {
+        let mut infos: Vec<ProcessInfo> = self
+            .shared
+            .registry
+            .all()
+            .iter()
+            .map(|cell| ProcessInfo {
+                upid: cell.upid().clone(),
+                queue_len: cell.queue_len(),
+                events_processed: cell.events_processed(),
+            })
+            .collect();
+        infos.sort_by(|a, b| a.upid.cmp(&b.upid));
+        infos
+    }
+
+    /// This runtime's clock.
+    pub fn clock(&self) -> Clock {
+        Clock {
+            shared: self.shared.clone(),
+        }
+    }
+}
