@@ -12,8 +12,13 @@
 //! | [`v1`] | `mesos.v1` | core types of the v1 HTTP APIs, "agent" naming |
 //! | [`internal`] | `mesos.internal` | master <-> agent messages and the registry |
 //! | [`registry`] | `mesos.internal` / `mesos.resource_provider.registry` | what the registrar stores |
+//!
+//! [`json`] maps any of these messages to and from JSON the way Mesos does;
+//! [`convert`] turns v0 messages into their v1 twins and back.
 #![forbid(unsafe_code)]
 
+pub mod convert;
+pub mod json;
 pub mod proto;
 pub mod resources;
 pub mod roles;
