@@ -42,9 +42,12 @@ mod delay;
 mod dispatch;
 pub mod filter;
 mod future;
+mod http;
 mod message;
+mod net;
 mod pid;
 mod process;
+mod remote;
 mod runtime;
 
 pub use clock::{Clock, Timer};
@@ -55,6 +58,7 @@ pub use dispatch::{
 };
 pub use future::{Future, FutureError, Promise, await_all, collect};
 pub use message::Message;
+pub use net::NetError;
 pub use pid::{ParseUpidError, Pid, Upid};
 pub use process::{Context, Process};
 pub use runtime::{Builder, EnterGuard, Handle, ProcessInfo, Runtime, SpawnError, current};

@@ -24,8 +24,10 @@ use crate::clock::{Clock, ClockState, Timers};
 use crate::filter::Filters;
 use crate::future::Future;
 use crate::message::Message;
+use crate::net::{NetConfig, NetError, Network};
 use crate::pid::{Pid, Upid};
 use crate::process::Process;
+use crate::remote::outbound::Outbound;
 use cell::Cell;
 use registry::{IdGenerator, Registry};
 use scheduler::Scheduler;
@@ -71,7 +73,10 @@ pub(crate) struct RtShared {
     pub(crate) clock: ClockState,
     pub(crate) timers: Timers,
     pub(crate) filters: Filters,
-    transport: OnceLock<Box<dyn Transport>>,
+    transport: OnceLock<Arc<Outbound>>,
+    pub(crate) net: OnceLock<Network>,
+    /// The largest message or request body accepted from the network.
+    pub(crate) max_message_body: usize,
 }
 
 impl RtShared {
@@ -149,14 +154,28 @@ impl RtShared {
 
 /// Builds a [`Runtime`].
 ///
+/// A runtime listens on a socket when asked to ([`Builder::listen`], [`Builder::ip`],
+/// [`Builder::port`], ...) or when any of `LIBPROCESS_IP`, `LIBPROCESS_PORT`,
+/// `LIBPROCESS_ADVERTISE_IP`, `LIBPROCESS_ADVERTISE_PORT` is set; otherwise it is local only.
+///
 /// ```
 /// let runtime = libprocess::Runtime::builder().workers(2).build();
 /// assert_eq!(runtime.handle().workers(), 2);
+///
+/// let listening = libprocess::Runtime::builder()
+///     .ip("127.0.0.1".parse().unwrap())
+///     .port(0)
+///     .try_build()
+///     .unwrap();
+/// assert_ne!(listening.address().port(), 0);
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Builder {
     workers: Option<usize>,
     address: Option<SocketAddr>,
+    net: Option<NetConfig>,
+    max_peer_buffer: Option<usize>,
+    max_message_body: Option<usize>,
 }
 
 impl Builder {
@@ -173,11 +192,80 @@ impl Builder {
         self
     }
 
+    fn net(&mut self) -> &mut NetConfig {
+        self.net.get_or_insert_with(NetConfig::default)
+    }
+
+    /// Listens on a socket (default `0.0.0.0` and a free port, unless set otherwise).
+    pub fn listen(mut self) -> Self {
+        self.net();
+        self
+    }
+
+    /// The IP to listen on (`LIBPROCESS_IP`). Implies [`Builder::listen`].
+    pub fn ip(mut self, ip: IpAddr) -> Self {
+        self.net().ip = Some(ip);
+        self
+    }
+
+    /// The port to listen on, 0 for a free one (`LIBPROCESS_PORT`). Implies listening.
+    pub fn port(mut self, port: u16) -> Self {
+        self.net().port = Some(port);
+        self
+    }
+
+    /// The IP other runtimes reach this one at (`LIBPROCESS_ADVERTISE_IP`).
+    pub fn advertise_ip(mut self, ip: IpAddr) -> Self {
+        self.net().advertise_ip = Some(ip);
+        self
+    }
+
+    /// The port other runtimes reach this one at (`LIBPROCESS_ADVERTISE_PORT`).
+    pub fn advertise_port(mut self, port: u16) -> Self {
+        self.net().advertise_port = Some(port);
+        self
+    }
+
+    /// Threads driving sockets (`LIBPROCESS_NUM_IO_THREADS`, default 1).
+    pub fn io_threads(mut self, threads: usize) -> Self {
+        self.net().io_threads = Some(threads.max(1));
+        self
+    }
+
+    /// The most bytes of unwritten messages kept per peer (default 64 MiB); a message that
+    /// would exceed it is dropped and counted.
+    pub fn max_peer_buffer(mut self, bytes: usize) -> Self {
+        self.max_peer_buffer = Some(bytes);
+        self
+    }
+
+    /// The largest message or request body accepted from the network (default 256 MiB);
+    /// larger ones are answered `413`.
+    pub fn max_message_body(mut self, bytes: usize) -> Self {
+        self.max_message_body = Some(bytes);
+        self
+    }
+
     /// Starts the runtime's threads.
+    ///
+    /// # Panics
+    /// If the network cannot be set up (see [`Builder::try_build`]).
     pub fn build(self) -> Runtime {
+        self.try_build().expect("start the libprocess runtime")
+    }
+
+    /// Starts the runtime's threads, binding its socket if it listens.
+    pub fn try_build(self) -> Result<Runtime, NetError> {
         let workers = self.workers.unwrap_or_else(default_workers);
-        let address = self
-            .address
+        let net = match self.net {
+            Some(config) => Some(config),
+            None => NetConfig::from_env()?,
+        };
+        let bound = net.as_ref().map(crate::net::bind).transpose()?;
+        let address = bound
+            .as_ref()
+            .map(|b| b.advertised)
+            .or(self.address)
             .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0));
         let (scheduler, seeds) = Scheduler::new(workers);
         let shared = Arc::new(RtShared {
@@ -190,7 +278,19 @@ impl Builder {
             timers: Timers::new(),
             filters: Filters::new(),
             transport: OnceLock::new(),
+            net: OnceLock::new(),
+            max_message_body: self.max_message_body.unwrap_or(256 << 20),
         });
+        if let Some(bound) = bound {
+            let network = Network::start(bound, &shared)?;
+            let outbound = Outbound::new(
+                Arc::downgrade(&shared),
+                network.handle.clone(),
+                self.max_peer_buffer.unwrap_or(64 << 20),
+            );
+            let _ = shared.transport.set(Arc::new(outbound));
+            let _ = shared.net.set(network);
+        }
         let mut threads = Vec::with_capacity(workers + 1);
         for seed in seeds {
             let handle = Handle {
@@ -215,10 +315,10 @@ impl Builder {
                 .spawn(move || crate::clock::run_timer_thread(&handle.shared))
                 .expect("spawn the libprocess timer thread"),
         );
-        Runtime {
+        Ok(Runtime {
             handle: Handle { shared },
             threads: Mutex::new(threads),
-        }
+        })
     }
 }
 
@@ -300,6 +400,9 @@ impl Runtime {
             }
         }
         drop(cells);
+        if let Some(net) = shared.net.get() {
+            net.shutdown();
+        }
         shared.scheduler.shutdown();
         shared.timers.shutdown();
         let threads = std::mem::take(&mut *self.threads.lock());
