@@ -8,7 +8,13 @@ use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, ReflectMessag
 use super::base64;
 
 /// Appends `message` as a JSON object.
-pub(super) fn write_message(out: &mut String, message: &DynamicMessage) {
+///
+/// `typed` says the message was transcoded from a generated prost type. In
+/// those, `required` fields are plain (non-`Option`) values and so always
+/// set, but prost leaves a map entry's value off the wire when it equals
+/// its default, which would read back here as a message with its required
+/// fields unset. With `typed`, required fields print even when unset.
+pub(super) fn write_message(out: &mut String, message: &DynamicMessage, typed: bool) {
     let desc = message.descriptor();
     out.push('{');
     let mut first = true;
@@ -28,8 +34,11 @@ pub(super) fn write_message(out: &mut String, message: &DynamicMessage) {
             if empty {
                 continue;
             }
-        } else if !message.has_field(&field) && !prints_default(&field) {
-            continue;
+        } else {
+            let set = message.has_field(&field) || (typed && field.is_required());
+            if !set && !prints_default(&field) {
+                continue;
+            }
         }
         // An enum number the schema doesn't know counts as unset (proto2
         // keeps such values out of the field).
@@ -40,7 +49,7 @@ pub(super) fn write_message(out: &mut String, message: &DynamicMessage) {
                 }
                 let default = field.default_value();
                 open_field(out, &mut first, field.name());
-                write_value(out, &field.kind(), &default);
+                write_value(out, &field.kind(), &default, typed);
                 continue;
             }
         }
@@ -60,7 +69,7 @@ pub(super) fn write_message(out: &mut String, message: &DynamicMessage) {
                         out.push(',');
                     }
                     first_item = false;
-                    write_value(out, &kind, item);
+                    write_value(out, &kind, item, typed);
                 }
                 out.push(']');
             }
@@ -78,11 +87,11 @@ pub(super) fn write_message(out: &mut String, message: &DynamicMessage) {
                     }
                     write_string(out, &map_key_string(key));
                     out.push(':');
-                    write_value(out, &value_kind, item);
+                    write_value(out, &value_kind, item, typed);
                 }
                 out.push('}');
             }
-            other => write_value(out, &field.kind(), other),
+            other => write_value(out, &field.kind(), other, typed),
         }
     }
     out.push('}');
@@ -104,7 +113,7 @@ fn open_field(out: &mut String, first: &mut bool, name: &str) {
     out.push(':');
 }
 
-fn write_value(out: &mut String, kind: &Kind, value: &Value) {
+fn write_value(out: &mut String, kind: &Kind, value: &Value, typed: bool) {
     match value {
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::I32(n) => write!(out, "{n}").expect("writing to a String"),
@@ -123,7 +132,7 @@ fn write_value(out: &mut String, kind: &Kind, value: &Value) {
             // Unknown numbers were filtered out by the caller.
             write_string(out, name.as_deref().unwrap_or_default());
         }
-        Value::Message(m) => write_message(out, m),
+        Value::Message(m) => write_message(out, m, typed),
         Value::List(_) | Value::Map(_) => unreachable!("nested lists and maps do not exist"),
     }
 }
@@ -169,15 +178,22 @@ pub(super) fn write_string(out: &mut String, s: &str) {
 
 /// Writes a double the way rapidjson's `Writer::Double` does (shortest
 /// round-trip digits, then its "prettify" layout): `2.0`, `0.001`,
-/// `123456.789`, `1e21`, `1.5e-7`, `0.0`, `-0.0`; non-finite values as the
-/// bare tokens `Infinity`, `-Infinity` and `NaN`.
+/// `123456.789`, `1e21`, `1.5e-7`, `0.0`, `-0.0`. Infinities are the
+/// strings `"Infinity"` and `"-Infinity"` (Mesos patches rapidjson so);
+/// NaN is the bare token `NaN` (unpatched rapidjson with
+/// `kWriteNanAndInfFlag`), which is not valid JSON, as in Mesos.
 pub(super) fn write_double(out: &mut String, x: f64) {
     if x.is_nan() {
         out.push_str("NaN");
         return;
     }
     if x.is_infinite() {
-        out.push_str(if x > 0.0 { "Infinity" } else { "-Infinity" });
+        // Mesos patches rapidjson to quote infinities.
+        out.push_str(if x > 0.0 {
+            "\"Infinity\""
+        } else {
+            "\"-Infinity\""
+        });
         return;
     }
     if x == 0.0 {
@@ -248,8 +264,8 @@ mod tests {
         assert_eq!(double(1e-7), "1e-7");
         assert_eq!(double(1.25e-7), "1.25e-7");
         assert_eq!(double(f64::from(0.1f32)), "0.10000000149011612");
-        assert_eq!(double(f64::INFINITY), "Infinity");
-        assert_eq!(double(f64::NEG_INFINITY), "-Infinity");
+        assert_eq!(double(f64::INFINITY), "\"Infinity\"");
+        assert_eq!(double(f64::NEG_INFINITY), "\"-Infinity\"");
         assert_eq!(double(f64::NAN), "NaN");
     }
 

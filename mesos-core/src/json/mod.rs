@@ -17,9 +17,9 @@
 //!   treated as unset, as proto2 does;
 //! * `bytes` are base64 (standard alphabet, padded);
 //! * 32- and 64-bit integers are JSON numbers; doubles are written like
-//!   rapidjson writes them (`2.0`, `0.001`, `1e21`), and infinities and NaN
-//!   as the bare tokens `Infinity`, `-Infinity`, `NaN` (rapidjson's
-//!   `kWriteNanAndInfFlag`, which Mesos enables);
+//!   rapidjson writes them (`2.0`, `0.001`, `1e21`); infinities as the
+//!   strings `"Infinity"` and `"-Infinity"` (Mesos patches its rapidjson to
+//!   quote them), NaN as the bare token `NaN` (not valid JSON, as in Mesos);
 //! * the document is compact (no whitespace, no raw newline) and ASCII-only:
 //!   control characters and every non-ASCII character are `\uXXXX` escapes
 //!   (surrogate pairs beyond the BMP). Mesos itself writes non-ASCII as raw
@@ -42,8 +42,9 @@
 //!   (or repeated) field unset, as proto2 does;
 //! * numeric fields take JSON numbers, or strings holding a JSON number
 //!   (`"42"`, `"1e3"`); `double`/`float` fields also take the strings
-//!   `"Infinity"` and `"-Infinity"` (not `"NaN"`). Integers convert like C++
-//!   casts: a fractional number is truncated, an out-of-range one saturates;
+//!   `"Infinity"` and `"-Infinity"` (not `"NaN"`), so infinities round-trip.
+//!   Integers convert like C++ casts: a fractional number is truncated, an
+//!   out-of-range one saturates;
 //! * bool fields take `true`/`false`, or the strings `"true"`/`"false"`;
 //! * after parsing, every `required` field of the message and of its set
 //!   sub-messages must be present, or [`JsonError::MissingRequired`] names
@@ -120,13 +121,16 @@ pub fn to_string<M: Message + Name>(message: &M) -> String {
         .expect("every generated message type is in the descriptor pool");
     let dynamic = DynamicMessage::decode(desc, message.encode_to_vec().as_slice())
         .expect("a message decodes with its own descriptor");
-    to_string_dynamic(&dynamic)
+    let mut out = String::new();
+    emit::write_message(&mut out, &dynamic, true);
+    out
 }
 
-/// [`to_string`] for a message known only by its descriptor.
+/// [`to_string`] for a message known only by its descriptor. Unset
+/// `required` fields are left out, as protobuf's C++ reflection does.
 pub fn to_string_dynamic(message: &DynamicMessage) -> String {
     let mut out = String::new();
-    emit::write_message(&mut out, message);
+    emit::write_message(&mut out, message, false);
     out
 }
 
