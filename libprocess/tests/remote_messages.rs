@@ -192,3 +192,61 @@ fn remote_links_fire_exited_when_the_peer_goes_away() {
     );
     wait_until(|| call(&watcher, |p: &mut Peer| p.exits.len()).get().unwrap() == 2);
 }
+
+#[test]
+fn messages_stay_in_order_across_a_reconnect() {
+    let a = listening();
+    let b = listening();
+    let port = b.address().port();
+    let sink_upid = b
+        .spawn_with_id("sink", Peer::default())
+        .unwrap()
+        .upid()
+        .clone();
+    let sender = a.spawn(Peer::default());
+    let send_range = |range: std::ops::Range<u32>| {
+        let to = sink_upid.clone();
+        dispatch_with(
+            &sender,
+            move |_p: &mut Peer, ctx: &mut Context<'_, Peer>| {
+                for i in range {
+                    ctx.send(&to, "n", i.to_be_bytes().to_vec());
+                }
+            },
+        );
+    };
+    let numbers = |pid: &Pid<Peer>| -> Vec<u32> {
+        got(pid)
+            .iter()
+            .map(|(_, _, body)| u32::from_be_bytes(body[..4].try_into().unwrap()))
+            .collect()
+    };
+
+    send_range(0..1000);
+    wait_until(|| {
+        b.processes()
+            .iter()
+            .any(|p| p.upid.id() == "sink" && p.events_processed >= 1000)
+    });
+    drop(b);
+
+    // Sent while the peer is down: kept (or lost if written to the dying socket), in order.
+    send_range(1000..2000);
+    let b2 = Runtime::builder()
+        .workers(2)
+        .ip(LOCALHOST)
+        .port(port)
+        .build();
+    let sink2 = b2.spawn_with_id("sink", Peer::default()).unwrap();
+    send_range(2000..3000);
+    wait_until(|| numbers(&sink2).last() == Some(&2999));
+    let seen = numbers(&sink2);
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "out of order or duplicated"
+    );
+    assert!(
+        (2000..3000).all(|i| seen.contains(&i)),
+        "lost a message sent after the reconnect"
+    );
+}
