@@ -35,14 +35,20 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
 
     let mut compiler = protox::Compiler::new([&root])?;
-    compiler.include_imports(true).include_source_info(false);
+    compiler.include_imports(true).include_source_info(true);
     compiler.open_files(&files)?;
+    // With source info, our `.proto` comments become rustdoc on the types.
     let descriptors = compiler.file_descriptor_set();
 
+    // The embedded copy (for reflection) needs no comments.
+    let mut embedded = descriptors.clone();
+    for file in &mut embedded.file {
+        file.source_code_info = None;
+    }
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(
         out_dir.join("mesos_descriptor_set.bin"),
-        compiler.encode_file_descriptor_set(),
+        prost::Message::encode_to_vec(&embedded),
     )?;
 
     let mut config = prost_build::Config::new();
