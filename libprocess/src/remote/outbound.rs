@@ -1,10 +1,11 @@
 //! The sending side of remote messages: one persistent connection per peer address.
 //!
-//! Messages for a peer are encoded on the sending thread. When the connection is idle the
-//! sender writes them straight into the socket (no hand-off, no wake-up); otherwise they are
-//! appended to the peer's pending buffer, which the peer's connection task writes in large
-//! batches. Order per peer is kept: nobody writes directly while the task has a write in
-//! flight or pending bytes wait.
+//! Messages for a peer are encoded on the sending thread into the peer's pending buffer. On a
+//! worker thread the buffer is flushed when the running process's batch ends (so a handler that
+//! sends many messages costs one write, and a lone reply goes out at once); elsewhere at once.
+//! Flushing writes straight into the socket when the connection is idle (no hand-off, no
+//! wake-up); otherwise the peer's connection task writes what is pending, in large batches.
+//! Order per peer is kept: nobody writes directly while the task has a write in flight.
 //!
 //! The connection task connects (with backoff while messages wait), drains the peer's `202`
 //! answers on a reader task (whose end tells us the connection broke), and reconnects when
@@ -73,12 +74,66 @@ struct PeerState {
     task_running: bool,
     /// Replace the connection without telling linkers.
     reconnect: bool,
+    /// A worker thread will flush this peer after its current task.
+    flush_scheduled: bool,
     /// (linker, linked) pairs for processes at this address.
     linkers: Vec<(Upid, Upid)>,
 }
 
 thread_local! {
     static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Peers with output buffered by this worker thread, flushed after the current task.
+    static TO_FLUSH: std::cell::RefCell<Vec<(Arc<Peer>, Arc<OutboundStats>, Weak<RtShared>, tokio::runtime::Handle)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Flushes what this worker thread buffered while running a task.
+pub(crate) fn flush_thread() {
+    let peers = TO_FLUSH.with(|f| {
+        let mut f = f.borrow_mut();
+        if f.is_empty() {
+            None
+        } else {
+            Some(std::mem::take(&mut *f))
+        }
+    });
+    for (peer, stats, shared, io) in peers.into_iter().flatten() {
+        flush(&peer, &stats, &shared, &io);
+    }
+}
+
+/// Writes the peer's pending output directly if its connection is idle, else hands it to the
+/// connection task (starting one if needed).
+fn flush(
+    peer: &Arc<Peer>,
+    stats: &Arc<OutboundStats>,
+    shared: &Weak<RtShared>,
+    io: &tokio::runtime::Handle,
+) {
+    let mut state = peer.state.lock();
+    state.flush_scheduled = false;
+    if state.pending.is_empty() {
+        return;
+    }
+    if !state.writing {
+        if let Some(stream) = state.stream.clone() {
+            if let Ok(n) = stream.try_write(&state.pending) {
+                state.pending.drain(..n);
+                if state.pending.is_empty() {
+                    state.pending_messages = 0;
+                    return;
+                }
+            }
+        }
+    }
+    let spawn = !state.task_running;
+    state.task_running = true;
+    drop(state);
+    if spawn {
+        io.spawn(run_connection(peer.clone(), shared.clone(), stats.clone()));
+    } else {
+        peer.wake.notify_one();
+    }
 }
 
 impl Outbound {
@@ -140,29 +195,20 @@ impl Transport for Outbound {
                 return;
             }
             self.stats.sent.fetch_add(1, Ordering::Relaxed);
-            let mut written = 0;
-            if state.pending.is_empty() && !state.writing {
-                if let Some(stream) = &state.stream {
-                    match stream.try_write(&scratch) {
-                        Ok(n) => written = n,
-                        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
-                        Err(_) => {} // The connection task notices the broken socket.
-                    }
+            state.pending.extend_from_slice(&scratch);
+            state.pending_messages += 1;
+            if crate::runtime::scheduler::on_worker() {
+                if !state.flush_scheduled {
+                    state.flush_scheduled = true;
+                    drop(state);
+                    TO_FLUSH.with(|f| {
+                        f.borrow_mut().push((peer.clone(), self.stats.clone(), self.shared.clone(), self.io.clone()))
+                    });
                 }
-            }
-            if written == scratch.len() {
                 return;
             }
-            state.pending.extend_from_slice(&scratch[written..]);
-            state.pending_messages += 1;
-            let spawn = !state.task_running;
-            state.task_running = true;
             drop(state);
-            if spawn {
-                self.spawn_task(peer.clone());
-            } else {
-                peer.wake.notify_one();
-            }
+            flush(&peer, &self.stats, &self.shared, &self.io);
         });
     }
 

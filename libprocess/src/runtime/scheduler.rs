@@ -74,6 +74,11 @@ thread_local! {
     static CORE: StdCell<*const WorkerCore> = const { StdCell::new(std::ptr::null()) };
 }
 
+/// True on a worker thread of any runtime (whose loop flushes buffered output after each task).
+pub(crate) fn on_worker() -> bool {
+    CORE.with(|core| !core.get().is_null())
+}
+
 /// Runs `f` with this thread's worker core if it belongs to `scheduler`.
 fn with_core<R>(scheduler: &Scheduler, f: impl FnOnce(Option<&WorkerCore>) -> R) -> R {
     CORE.with(|core| {
@@ -239,6 +244,7 @@ impl Scheduler {
                     }
                 }
                 task.run();
+                crate::remote::outbound::flush_thread();
                 continue;
             }
             if searching {
