@@ -80,11 +80,18 @@ struct PeerState {
     linkers: Vec<(Upid, Upid)>,
 }
 
+/// A peer to flush, with what flushing it needs.
+type FlushEntry = (
+    Arc<Peer>,
+    Arc<OutboundStats>,
+    Weak<RtShared>,
+    tokio::runtime::Handle,
+);
+
 thread_local! {
     static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     /// Peers with output buffered by this worker thread, flushed after the current task.
-    static TO_FLUSH: std::cell::RefCell<Vec<(Arc<Peer>, Arc<OutboundStats>, Weak<RtShared>, tokio::runtime::Handle)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+    static TO_FLUSH: std::cell::RefCell<Vec<FlushEntry>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Flushes what this worker thread buffered while running a task.
