@@ -8,6 +8,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::future::Future;
+use crate::http::route::RouteTable;
+use crate::http::{Request, Response, RouteOptions};
 use crate::message::Message;
 use crate::pid::{Pid, Upid};
 use crate::runtime::Handle;
@@ -53,20 +56,23 @@ pub trait Process: Send + Sized + 'static {
 }
 
 /// What a handler can do besides changing its state: learn its address, send, link, install
-/// message handlers.
+/// message handlers and HTTP routes.
 pub struct Context<'a, P: Process> {
     cell: &'a Arc<Cell<P>>,
     owner_handlers: &'a mut HashMap<Box<str>, Handler<P>>,
+    owner_routes: &'a mut RouteTable<P>,
 }
 
 impl<'a, P: Process> Context<'a, P> {
     pub(crate) fn new(
         cell: &'a Arc<Cell<P>>,
         owner_handlers: &'a mut HashMap<Box<str>, Handler<P>>,
+        owner_routes: &'a mut RouteTable<P>,
     ) -> Self {
         Context {
             cell,
             owner_handlers,
+            owner_routes,
         }
     }
 
@@ -143,5 +149,43 @@ impl<'a, P: Process> Context<'a, P> {
                 ),
             },
         );
+    }
+
+    /// Serves HTTP route `path` of this process (`/<id><path>`, and its sub-paths that have no
+    /// route of their own) with `handler`, replacing any previous one. The handler runs as an
+    /// event of this process; its future is the response. See [`crate::http`] for routing.
+    ///
+    /// ```
+    /// use libprocess::{Context, Future, Process};
+    /// use libprocess::http::Response;
+    ///
+    /// struct Master { frameworks: Vec<String> }
+    /// impl Process for Master {
+    ///     fn initialize(&mut self, ctx: &mut Context<'_, Self>) {
+    ///         ctx.route("/frameworks", |me: &mut Master, _ctx, _request| {
+    ///             Future::ready(Response::json(&serde_json::json!(me.frameworks)))
+    ///         });
+    ///     }
+    /// }
+    /// ```
+    pub fn route<F>(&mut self, path: &str, handler: F)
+    where
+        F: for<'x, 'y> Fn(&'x mut P, &'y mut Context<'_, P>, Request) -> Future<Response>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.route_with(path, RouteOptions::default(), handler);
+    }
+
+    /// As [`Context::route`], with options: an authentication realm, streamed request bodies.
+    pub fn route_with<F>(&mut self, path: &str, options: RouteOptions, handler: F)
+    where
+        F: for<'x, 'y> Fn(&'x mut P, &'y mut Context<'_, P>, Request) -> Future<Response>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.owner_routes.insert(path, options, Arc::new(handler));
     }
 }

@@ -150,7 +150,6 @@ fn deliver(
 
 /// Delivers a message that arrived through the HTTP server (a connection that began with
 /// ordinary HTTP requests); `None` if the request is not a libprocess message.
-#[allow(dead_code)] // Used by the HTTP server (being written).
 pub(crate) fn deliver_http_message(
     shared: &RtShared,
     path: &str,

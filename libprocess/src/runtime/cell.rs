@@ -24,6 +24,8 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::future::{Future, Promise};
+use crate::http::route::{HttpEvent, RouteTable};
+use crate::http::{Request, Response};
 use crate::message::Message;
 use crate::pid::Upid;
 use crate::process::{Context, Process};
@@ -42,6 +44,7 @@ pub(crate) enum Event<P: Process> {
     Dispatch(DispatchFn<P>),
     Message(Box<Message>),
     Exited(Upid),
+    Http(Box<HttpEvent>),
     Terminate,
 }
 
@@ -66,6 +69,7 @@ pub(crate) struct Owner<P: Process> {
     initialized: bool,
     buffer: VecDeque<Event<P>>,
     pub(crate) handlers: HashMap<Box<str>, Handler<P>>,
+    routes: RouteTable<P>,
 }
 
 pub(crate) struct Cell<P: Process> {
@@ -110,6 +114,7 @@ impl<P: Process> Cell<P> {
                 initialized: false,
                 buffer: VecDeque::new(),
                 handlers: HashMap::new(),
+                routes: RouteTable::new(),
             }),
         })
     }
@@ -204,6 +209,7 @@ impl<P: Process> Cell<P> {
             initialized,
             buffer,
             handlers,
+            routes,
         } = owner;
         let state = match state.as_mut() {
             Some(state) => state,
@@ -211,7 +217,7 @@ impl<P: Process> Cell<P> {
         };
         if !*initialized {
             *initialized = true;
-            state.initialize(&mut Context::new(self, handlers));
+            state.initialize(&mut Context::new(self, handlers, routes));
         }
         let mut served = 0;
         let next = 'outer: loop {
@@ -229,22 +235,29 @@ impl<P: Process> Cell<P> {
             while let Some(event) = buffer.pop_front() {
                 served += 1;
                 match event {
-                    Event::Dispatch(f) => f(state, &mut Context::new(self, handlers)),
+                    Event::Dispatch(f) => f(state, &mut Context::new(self, handlers, routes)),
                     Event::Message(message) => {
                         let message = *message;
                         match handlers.get(message.name.as_str()).cloned() {
                             Some(handler) => handler(
                                 state,
-                                &mut Context::new(self, handlers),
+                                &mut Context::new(self, handlers, routes),
                                 message.from,
                                 message.body,
                             ),
-                            None => state.message(&mut Context::new(self, handlers), message),
+                            None => {
+                                state.message(&mut Context::new(self, handlers, routes), message)
+                            }
                         }
                     }
-                    Event::Exited(pid) => state.exited(&mut Context::new(self, handlers), &pid),
+                    Event::Exited(pid) => {
+                        state.exited(&mut Context::new(self, handlers, routes), &pid)
+                    }
+                    Event::Http(event) => {
+                        crate::http::route::serve_event(self, state, handlers, routes, *event)
+                    }
                     Event::Terminate => {
-                        state.finalize(&mut Context::new(self, handlers));
+                        state.finalize(&mut Context::new(self, handlers, routes));
                         break 'outer Next::Done;
                     }
                 }
@@ -278,8 +291,9 @@ impl<P: Process> Cell<P> {
         let state = owner.state.take();
         let buffer = std::mem::take(&mut owner.buffer);
         let handlers = std::mem::take(&mut owner.handlers);
+        let routes = std::mem::replace(&mut owner.routes, RouteTable::new());
         self.in_hand.store(0, Ordering::Relaxed);
-        drop((state, buffer, handlers, queue));
+        drop((state, buffer, handlers, routes, queue));
         for linker in linkers {
             self.rt.deliver_exited(&linker, &self.upid);
         }
@@ -326,6 +340,9 @@ pub(crate) trait AnyCell: Send + Sync {
     fn add_linker(&self, linker: &Upid) -> bool;
     fn queue_len(&self) -> usize;
     fn events_processed(&self) -> u64;
+    /// Queues an HTTP request for the process's routes; the future fails (abandoned) if the
+    /// process no longer accepts events.
+    fn http(self: Arc<Self>, request: Request) -> Future<Response>;
 }
 
 impl<P: Process> AnyCell for Cell<P> {
@@ -359,5 +376,13 @@ impl<P: Process> AnyCell for Cell<P> {
 
     fn events_processed(&self) -> u64 {
         Cell::events_processed(self)
+    }
+
+    fn http(self: Arc<Self>, request: Request) -> Future<Response> {
+        let promise = Promise::new();
+        let future = promise.future();
+        // A refused event is dropped with its promise: the future is abandoned.
+        let _ = self.push(Event::Http(Box::new(HttpEvent { request, promise })));
+        future
     }
 }

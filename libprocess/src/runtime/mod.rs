@@ -73,8 +73,10 @@ pub(crate) struct RtShared {
     pub(crate) clock: ClockState,
     pub(crate) timers: Timers,
     pub(crate) filters: Filters,
-    transport: OnceLock<Arc<Outbound>>,
+    pub(crate) transport: OnceLock<Arc<Outbound>>,
     pub(crate) net: OnceLock<Network>,
+    /// Routing settings, firewall, authenticators and metrics of the HTTP layer.
+    pub(crate) http: crate::http::HttpState,
     /// The largest message or request body accepted from the network.
     pub(crate) max_message_body: usize,
 }
@@ -280,6 +282,7 @@ impl Builder {
             transport: OnceLock::new(),
             net: OnceLock::new(),
             max_message_body: self.max_message_body.unwrap_or(256 << 20),
+            http: crate::http::HttpState::new(),
         });
         if let Some(bound) = bound {
             let network = Network::start(bound, &shared)?;
@@ -306,6 +309,7 @@ impl Builder {
                 .expect("spawn a libprocess worker thread");
             threads.push(thread);
         }
+        crate::http::start(&shared);
         let handle = Handle {
             shared: shared.clone(),
         };
