@@ -2,22 +2,16 @@
 //! (with static reservations `cpus(role):2` and sets `{a,b}`) and the JSON array form of
 //! `Resource` objects (upstream `Resources::parse`, `fromSimpleString`, `fromJSON`).
 //!
-//! JSON seam: the JSON form is mapped here by hand from `serde_json::Value` for the
-//! fields a `Resource` given on a command line uses (`name`, `type`, `scalar`, `ranges`,
-//! `set`, `role`, `reservation`, `reservations`, `disk` without `volume`,
-//! `allocation_info`, `provider_id`, `revocable`, `shared`); unknown fields are errors
-//! rather than silently dropped. Swap [`resource_from_json`] for the generic protobuf
-//! JSON mapper (`crate::json`) once it exists.
+//! The JSON form is mapped by [`crate::json`], with Mesos's JSON rules (unknown keys are
+//! ignored, enums by name, required fields checked), as stout's `protobuf::parse` does.
 
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 use thiserror::Error;
 
 use crate::roles::DEFAULT_ROLE;
-use crate::v0::resource::disk_info::{Persistence, Source, source};
+use crate::v0::Resource;
 use crate::v0::resource::reservation_info::Type as ReservationType;
-use crate::v0::resource::{AllocationInfo, DiskInfo, ReservationInfo, RevocableInfo, SharedInfo};
-use crate::v0::value::{self, Range};
-use crate::v0::{Label, Labels, Resource, ResourceProviderId};
+use crate::v0::value;
 
 use super::Resources;
 use super::format::upgrade_resource;
@@ -186,8 +180,9 @@ pub fn from_json(json: &Json, default_role: &str) -> Result<Vec<Resource>, Parse
         return Err(json_error("expected an array of resources"));
     };
     let mut result = Vec::with_capacity(items.len());
-    for item in items {
-        let mut r = resource_from_json(item)?;
+    for (i, item) in items.iter().enumerate() {
+        let mut r: Resource =
+            crate::json::from_value(item).map_err(|e| json_error(format!("resource {i}: {e}")))?;
         if r.role.is_none() && r.reservations.is_empty() {
             r.role = Some(default_role.to_owned());
         }
@@ -226,262 +221,11 @@ fn json_error(reason: impl Into<String>) -> ParseError {
     }
 }
 
-fn object<'a>(json: &'a Json, what: &str) -> Result<&'a Map<String, Json>, ParseError> {
-    json.as_object()
-        .ok_or_else(|| json_error(format!("expected an object for '{what}'")))
-}
-
-fn string(json: &Json, what: &str) -> Result<String, ParseError> {
-    json.as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| json_error(format!("expected a string for '{what}'")))
-}
-
-fn u64_of(json: &Json, what: &str) -> Result<u64, ParseError> {
-    match json {
-        Json::Number(n) => n.as_u64(),
-        Json::String(s) => s.parse().ok(),
-        _ => None,
-    }
-    .ok_or_else(|| json_error(format!("expected an unsigned integer for '{what}'")))
-}
-
-fn f64_of(json: &Json, what: &str) -> Result<f64, ParseError> {
-    match json {
-        Json::Number(n) => n.as_f64(),
-        Json::String(s) => s.parse().ok(),
-        _ => None,
-    }
-    .ok_or_else(|| json_error(format!("expected a number for '{what}'")))
-}
-
-/// An enum given by name (`"SCALAR"`) or number.
-fn enum_of(
-    json: &Json,
-    what: &str,
-    by_name: impl Fn(&str) -> Option<i32>,
-) -> Result<i32, ParseError> {
-    match json {
-        Json::String(s) => by_name(s),
-        Json::Number(n) => n.as_i64().and_then(|v| i32::try_from(v).ok()),
-        _ => None,
-    }
-    .ok_or_else(|| json_error(format!("invalid enum value {json} for '{what}'")))
-}
-
-fn unknown_field(key: &str, what: &str) -> ParseError {
-    json_error(format!("unsupported field '{key}' in '{what}'"))
-}
-
-fn labels_from_json(json: &Json) -> Result<Labels, ParseError> {
-    let mut labels = Labels::default();
-    for (key, v) in object(json, "labels")? {
-        match key.as_str() {
-            "labels" => {
-                for label in v
-                    .as_array()
-                    .ok_or_else(|| json_error("expected an array for 'labels'"))?
-                {
-                    let mut l = Label::default();
-                    for (k, v) in object(label, "label")? {
-                        match k.as_str() {
-                            "key" => l.key = string(v, "key")?,
-                            "value" => l.value = Some(string(v, "value")?),
-                            _ => return Err(unknown_field(k, "label")),
-                        }
-                    }
-                    labels.labels.push(l);
-                }
-            }
-            _ => return Err(unknown_field(key, "labels")),
-        }
-    }
-    Ok(labels)
-}
-
-fn reservation_from_json(json: &Json) -> Result<ReservationInfo, ParseError> {
-    let mut r = ReservationInfo::default();
-    for (key, v) in object(json, "reservation")? {
-        match key.as_str() {
-            "type" => {
-                r.r#type = Some(enum_of(v, "type", |s| {
-                    ReservationType::from_str_name(s).map(|t| t as i32)
-                })?);
-            }
-            "role" => r.role = Some(string(v, "role")?),
-            "principal" => r.principal = Some(string(v, "principal")?),
-            "labels" => r.labels = Some(labels_from_json(v)?),
-            _ => return Err(unknown_field(key, "reservation")),
-        }
-    }
-    Ok(r)
-}
-
-fn root_of(json: &Json, what: &str) -> Result<Option<String>, ParseError> {
-    let mut root = None;
-    for (key, v) in object(json, what)? {
-        match key.as_str() {
-            "root" => root = Some(string(v, "root")?),
-            _ => return Err(unknown_field(key, what)),
-        }
-    }
-    Ok(root)
-}
-
-fn disk_from_json(json: &Json) -> Result<DiskInfo, ParseError> {
-    let mut disk = DiskInfo::default();
-    for (key, v) in object(json, "disk")? {
-        match key.as_str() {
-            "persistence" => {
-                let mut p = Persistence::default();
-                for (k, v) in object(v, "persistence")? {
-                    match k.as_str() {
-                        "id" => p.id = string(v, "id")?,
-                        "principal" => p.principal = Some(string(v, "principal")?),
-                        _ => return Err(unknown_field(k, "persistence")),
-                    }
-                }
-                disk.persistence = Some(p);
-            }
-            "source" => {
-                let mut s = Source::default();
-                for (k, v) in object(v, "source")? {
-                    match k.as_str() {
-                        "type" => {
-                            s.r#type = enum_of(v, "type", |n| {
-                                source::Type::from_str_name(n).map(|t| t as i32)
-                            })?;
-                        }
-                        "path" => {
-                            s.path = Some(source::Path {
-                                root: root_of(v, "path")?,
-                            })
-                        }
-                        "mount" => {
-                            s.mount = Some(source::Mount {
-                                root: root_of(v, "mount")?,
-                            })
-                        }
-                        "vendor" => s.vendor = Some(string(v, "vendor")?),
-                        "id" => s.id = Some(string(v, "id")?),
-                        "profile" => s.profile = Some(string(v, "profile")?),
-                        "metadata" => s.metadata = Some(labels_from_json(v)?),
-                        _ => return Err(unknown_field(k, "source")),
-                    }
-                }
-                disk.source = Some(s);
-            }
-            _ => return Err(unknown_field(key, "disk")),
-        }
-    }
-    Ok(disk)
-}
-
-/// Maps one JSON `Resource` object (see the module docs for the fields handled).
-#[allow(deprecated)] // `Resource.role` is deprecated but part of the JSON form.
-pub fn resource_from_json(json: &Json) -> Result<Resource, ParseError> {
-    let mut r = Resource::default();
-    let mut has_name = false;
-    let mut has_type = false;
-    for (key, v) in object(json, "resource")? {
-        match key.as_str() {
-            "name" => {
-                r.name = string(v, "name")?;
-                has_name = true;
-            }
-            "type" => {
-                r.r#type = enum_of(v, "type", |s| {
-                    value::Type::from_str_name(s).map(|t| t as i32)
-                })?;
-                has_type = true;
-            }
-            "scalar" => {
-                let s = object(v, "scalar")?;
-                let value = s
-                    .get("value")
-                    .ok_or_else(|| json_error("missing 'scalar.value'"))?;
-                r.scalar = Some(value::Scalar {
-                    value: f64_of(value, "scalar.value")?,
-                });
-            }
-            "ranges" => {
-                let mut ranges = value::Ranges::default();
-                if let Some(list) = object(v, "ranges")?.get("range") {
-                    for range in list
-                        .as_array()
-                        .ok_or_else(|| json_error("expected an array for 'range'"))?
-                    {
-                        let range = object(range, "range")?;
-                        let bound = |k: &str| {
-                            range
-                                .get(k)
-                                .ok_or_else(|| json_error(format!("missing 'range.{k}'")))
-                                .and_then(|v| u64_of(v, k))
-                        };
-                        ranges.range.push(Range {
-                            begin: bound("begin")?,
-                            end: bound("end")?,
-                        });
-                    }
-                }
-                r.ranges = Some(ranges);
-            }
-            "set" => {
-                let mut set = value::Set::default();
-                if let Some(items) = object(v, "set")?.get("item") {
-                    for item in items
-                        .as_array()
-                        .ok_or_else(|| json_error("expected an array for 'item'"))?
-                    {
-                        set.item.push(string(item, "item")?);
-                    }
-                }
-                r.set = Some(set);
-            }
-            "role" => r.role = Some(string(v, "role")?),
-            "reservation" => r.reservation = Some(reservation_from_json(v)?),
-            "reservations" => {
-                for reservation in v
-                    .as_array()
-                    .ok_or_else(|| json_error("expected an array for 'reservations'"))?
-                {
-                    r.reservations.push(reservation_from_json(reservation)?);
-                }
-            }
-            "allocation_info" => {
-                let role = object(v, "allocation_info")?
-                    .get("role")
-                    .map(|v| string(v, "role"))
-                    .transpose()?;
-                r.allocation_info = Some(AllocationInfo { role });
-            }
-            "provider_id" => {
-                let id = object(v, "provider_id")?
-                    .get("value")
-                    .ok_or_else(|| json_error("missing 'provider_id.value'"))?;
-                r.provider_id = Some(ResourceProviderId {
-                    value: string(id, "value")?,
-                });
-            }
-            "disk" => r.disk = Some(disk_from_json(v)?),
-            "revocable" => r.revocable = Some(RevocableInfo::default()),
-            "shared" => r.shared = Some(SharedInfo::default()),
-            _ => return Err(unknown_field(key, "resource")),
-        }
-    }
-    if !has_name {
-        return Err(json_error("missing required field 'name'"));
-    }
-    if !has_type {
-        return Err(json_error("missing required field 'type'"));
-    }
-    Ok(r)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::resources::Quantity;
+    use crate::v0::value::Range;
 
     #[test]
     fn simple_string() {
@@ -570,8 +314,12 @@ mod tests {
         assert_eq!(parse(dynamic, "*"), Err(ParseError::DynamicReservation));
         let revocable = r#"[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"revocable":{}}]"#;
         assert_eq!(parse(revocable, "*"), Err(ParseError::Revocable));
+        // Unknown keys are ignored, as stout does.
         let unknown = r#"[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"bogus":1}]"#;
-        assert!(matches!(parse(unknown, "*"), Err(ParseError::Json { .. })));
+        assert_eq!(parse(unknown, "*").unwrap().cpus(), Some(1.0));
+        let volume = r#"[{"name":"disk","type":"SCALAR","scalar":{"value":1},
+            "disk":{"persistence":{"id":"v"},"volume":{"container_path":"d","mode":"RW"}}}]"#;
+        assert_eq!(parse(volume, "*"), Err(ParseError::PersistentVolume));
         let no_type = r#"[{"name":"cpus","scalar":{"value":1}}]"#;
         assert!(matches!(parse(no_type, "*"), Err(ParseError::Json { .. })));
     }
