@@ -208,8 +208,8 @@ pub fn resource_eq(left: &Resource, right: &Resource) -> bool {
     }
 }
 
-/// Checks shared against non-shared and the metadata that both addability and
-/// subtractability require; `None` means "decided by the disk rules".
+/// The metadata that both addability and subtractability require to match (disk and
+/// sharedness are checked by the callers).
 fn compatible(left: &Resource, right: &Resource) -> bool {
     left.name == right.name
         && left.r#type == right.r#type
