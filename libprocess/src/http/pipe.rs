@@ -413,6 +413,7 @@ impl PipeReader {
                         let promise = Promise::new();
                         let future = promise.future();
                         state.reads.push_back(promise);
+                        self.keep_open_until(&future);
                         future
                     }
                 }
@@ -469,6 +470,7 @@ impl PipeReader {
                             limit,
                             promise,
                         });
+                        self.keep_open_until(&future);
                         future
                     }
                 }
@@ -476,6 +478,13 @@ impl PipeReader {
         };
         wake.run();
         future
+    }
+
+    /// A pending read counts as a reader: the reader side stays open until it completes,
+    /// even if every `PipeReader` is dropped meanwhile.
+    fn keep_open_until<T: Send + Sync + 'static>(&self, future: &Future<T>) {
+        let end = self.end.clone();
+        future.on_any(move |_| drop(end));
     }
 
     /// Closes the reader side: queued chunks are dropped, writes fail from now on and the
@@ -591,6 +600,18 @@ mod tests {
         writer.write("cd");
         writer.close();
         assert_eq!(collected.get().unwrap(), Ok(Bytes::from_static(b"abcd")));
+    }
+
+    #[test]
+    fn a_pending_read_keeps_the_reader_open() {
+        let Pipe { writer, reader } = Pipe::new();
+        let all = reader.read_all();
+        drop(reader);
+        assert!(!writer.is_reader_closed());
+        assert!(writer.write("still read"));
+        writer.close();
+        assert_eq!(all.get().unwrap(), "still read");
+        assert!(writer.reader_closed().is_ready());
     }
 
     #[test]
