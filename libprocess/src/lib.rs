@@ -10,7 +10,9 @@
 //! - [`delay`] dispatches after a duration, [`after`] is a future of a duration;
 //! - named and protobuf messages ([`Context::install`], [`Context::send`]) addressed by
 //!   [`Upid`] (`id@ip:port`), links and exit notices ([`Context::link`], [`Process::exited`]);
-//! - [`terminate`] and [`wait`] end a process and wait for its `finalize`.
+//! - [`terminate`] and [`wait`] end a process and wait for its `finalize`;
+//! - HTTP routes ([`Context::route`], served on the runtime's socket, see [`http`]) and
+//!   [`metrics`] (`/metrics/snapshot`).
 //!
 //! Each runtime has a [`Clock`]; with the `test-util` feature tests pause it, advance it and
 //! `settle()` (wait until all queues are drained), and install message filters.

@@ -6,13 +6,14 @@ mod http_support;
 use bytes::Bytes;
 use http_support::{Client, listening, wait_until};
 use libprocess::http::{Body, Pipe, PipeWriter, Request, Response, RouteOptions};
-use libprocess::{Context, Future, Pid, Process, call};
+use libprocess::{Context, Future, Pid, Process, Promise, call};
 
 #[derive(Default)]
 struct Streamer {
     subscribers: Vec<PipeWriter>,
     disconnected: usize,
     uploads_started: usize,
+    parked: Vec<Promise<Response>>,
 }
 
 impl Process for Streamer {
@@ -26,6 +27,12 @@ impl Process for Streamer {
             });
             me.subscribers.push(writer);
             Future::ready(Response::stream(reader, "application/recordio"))
+        });
+        ctx.route("/later", |me: &mut Streamer, _ctx, _request| {
+            let promise = Promise::new();
+            let future = promise.future();
+            me.parked.push(promise);
+            future
         });
         ctx.route_with(
             "/upload",
@@ -126,4 +133,39 @@ fn streamed_request_body_reaches_the_handler_before_it_ends() {
     // A small body of known length arrives as a finished stream.
     client.send(b"POST /agent/upload HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc");
     assert_eq!(client.response().text(), "got 3 bytes");
+}
+
+#[test]
+fn a_stream_answered_after_the_client_left_is_closed() {
+    let rt = listening();
+    let pid = rt.spawn_with_id("master", Streamer::default()).unwrap();
+    let mut client = Client::connect(rt.address());
+    client.send_get("/master/later", &[]);
+    wait_until(|| {
+        call(&pid, |me: &mut Streamer| me.parked.len())
+            .get()
+            .unwrap()
+            == 1
+    });
+    client.shutdown();
+    // The handler is asked to give up...
+    wait_until(|| {
+        call(&pid, |me: &mut Streamer| me.parked[0].has_discard())
+            .get()
+            .unwrap()
+    });
+    // ...and if it answers with a stream anyway, its writer learns nobody reads it.
+    let writer = call(&pid, |me: &mut Streamer| {
+        let Pipe { writer, reader } = Pipe::new();
+        me.parked[0].set(Response::stream(reader, "text/plain"));
+        writer
+    })
+    .get()
+    .unwrap();
+    assert!(
+        writer
+            .reader_closed()
+            .await_for(std::time::Duration::from_secs(10))
+    );
+    assert!(!writer.write("anyone?"));
 }

@@ -50,7 +50,14 @@
 //!
 //! let runtime = Runtime::builder().ip("127.0.0.1".parse().unwrap()).port(0).build();
 //! runtime.spawn_with_id("counter", Counter { hits: 0 }).unwrap();
-//! // GET http://<runtime.address()>/counter/hits answers {"hits":1}.
+//!
+//! use std::io::{Read, Write};
+//! let mut socket = std::net::TcpStream::connect(runtime.address()).unwrap();
+//! socket.write_all(b"GET /counter/hits HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap();
+//! let mut answer = String::new();
+//! socket.read_to_string(&mut answer).unwrap();
+//! assert!(answer.starts_with("HTTP/1.1 200 OK"));
+//! assert!(answer.ends_with(r#"{"hits":1}"#));
 //! ```
 //!
 //! [`Context::route`]: crate::Context::route

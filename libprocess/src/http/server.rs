@@ -16,7 +16,8 @@
 //!    one is forwarded through a [`Pipe`] with backpressure.
 //!
 //! A failed response future answers `500`, a discarded one `500` (both as libprocess), an
-//! abandoned one (the process terminated first) `503`. `?jsonp=cb` wraps `200` JSON answers.
+//! abandoned one (the process terminated first) `503`. When the client goes away before the
+//! answer, the answer's future gets a discard request and a streamed answer's reader is closed. `?jsonp=cb` wraps `200` JSON answers.
 //! Malformed requests get `400`, heads over [`MAX_HEAD`] bytes `431`, bodies over the
 //! runtime's `max_message_body` `413`, and the connection is closed.
 
@@ -185,12 +186,40 @@ async fn route(
         Ok(body) => body,
         Err(response) => return response,
     };
-    match cell.http(request).await {
+    let answer = cell.http(request);
+    let guard = Unanswered(Some(answer.clone()));
+    let answer = answer.await;
+    guard.disarm();
+    match answer {
         Ok(response) => response,
         Err(FutureError::Failed(message)) => Response::internal_server_error(message),
         Err(FutureError::Discarded) => Response::internal_server_error("discarded future"),
         Err(FutureError::Abandoned) => {
             Response::service_unavailable("The process terminated before it answered")
+        }
+    }
+}
+
+/// Dropped while the answer is pending (the client went away): asks the handler to give up
+/// (a discard request, as libprocess's `HttpProxy::finalize`) and closes the stream of a
+/// response that still comes, so its writer learns nobody reads it.
+struct Unanswered(Option<crate::future::Future<Response>>);
+
+impl Unanswered {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if let Some(answer) = self.0.take() {
+            answer.discard();
+            answer.on_ready(|response| {
+                if let Body::Stream(reader) = &response.body {
+                    reader.close();
+                }
+            });
         }
     }
 }
