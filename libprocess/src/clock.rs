@@ -3,8 +3,8 @@
 //! Every timer of a runtime (`delay`, `after`, `Future::after`) is kept here, in a heap ordered
 //! by deadline on the runtime's *ticks* (a monotonic duration since the runtime started). A
 //! timer thread fires them on wall time. When a test pauses the clock, ticks stop; only
-//! [`Clock::advance`] moves them, and it fires what came due before it returns, so that a test
-//! can advance and then [`Clock::settle`] (wait until every process's queue is drained and no
+//! `Clock::advance` moves them, and it fires what came due before it returns, so that a test
+//! can advance and then `Clock::settle` (wait until every process's queue is drained and no
 //! due timer is left) instead of sleeping.
 //!
 //! Each runtime has its own clock, so tests running in parallel, each with its own runtime,

@@ -1,6 +1,6 @@
 //! libprocess: an actor runtime in the spirit of Mesos's libprocess.
 //!
-//! A *process* is a struct implementing [`Process`]; [`Runtime::spawn`] gives back its typed
+//! A *process* is a struct implementing [`Process`]; [`Handle::spawn`] gives back its typed
 //! address, a [`Pid<P>`]. Its state is touched only by its own events, served one at a time on
 //! a pool of worker threads (CPUs+1 by default), so it needs no locks:
 //!

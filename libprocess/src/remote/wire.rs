@@ -23,7 +23,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use crate::message::Message;
 
 /// Headers a request may have before we refuse it.
-pub(crate) const MAX_HEADERS: usize = 64;
+pub(crate) const MAX_HEADERS: usize = 100;
 
 /// Appends the request that carries `message` to `out`.
 pub(crate) fn encode_message(message: &Message, out: &mut Vec<u8>) {
