@@ -250,3 +250,25 @@ fn messages_stay_in_order_across_a_reconnect() {
         "lost a message sent after the reconnect"
     );
 }
+
+#[test]
+fn filters_see_remote_messages_both_ways() {
+    use libprocess::filter::Matcher;
+    let a = listening();
+    let b = listening();
+    let alice = a.spawn(Peer::default());
+    let bob = b.spawn(Peer::default());
+    // The sender's runtime sees the outgoing message; the receiver's drops it on arrival.
+    let outgoing = a.future_message(Matcher::name("ping").to(bob.upid()));
+    let dropped = b.drop_message(Matcher::name("ping").from(alice.upid()));
+    let to = bob.upid().clone();
+    dispatch_with(&alice, move |_p: &mut Peer, ctx: &mut Context<'_, Peer>| {
+        ctx.send(&to, "ping", "first");
+        ctx.send(&to, "ping", "second");
+    });
+    assert_eq!(&outgoing.get().unwrap().body[..], b"first");
+    assert_eq!(&dropped.get().unwrap().body[..], b"first");
+    wait_until(|| got(&alice).len() == 1);
+    assert_eq!(&got(&alice)[0].2[..], b"second");
+    assert_eq!(got(&bob).len(), 1);
+}
