@@ -12,7 +12,8 @@
 //!   `isolate(pid)` → the child execs → isolators `watch` for limitations. Ready once the
 //!   command runs; failed (and the container destroyed) if any step fails.
 //! - `wait(id)`: the [`ContainerTermination`] once the container is gone (`None` for an
-//!   unknown container).
+//!   unknown container; the last [`TERMINATIONS_KEPT`] terminations are remembered, so a
+//!   `wait` that comes after a quick exit still gets the answer).
 //! - `destroy(id)`: optionally SIGTERM and a grace period (`kill_grace_period`), then the
 //!   launcher SIGKILLs the whole process tree; once every process is gone and the first one
 //!   has been reaped, isolators `cleanup` (in reverse order), the launcher forgets it and
@@ -39,7 +40,7 @@ pub mod launcher;
 pub mod spawn;
 pub mod usage;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ffi::CString;
 use std::fs::OpenOptions;
 use std::os::fd::OwnedFd;
@@ -77,6 +78,9 @@ pub const DEFAULT_CGROUPS_ROOT: &str = "mesos";
 /// The `PATH` a command gets when neither the agent nor the command sets one (stout's
 /// `os::host_default_path`).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// How many terminations of destroyed containers `wait` still answers for (oldest
+/// forgotten first), so that a `wait` racing a quick exit does not find an unknown container.
+pub const TERMINATIONS_KEPT: usize = 1024;
 /// How often a recovered container's first process (not our child) is checked for exit.
 pub const RECOVERED_REAP_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -220,6 +224,8 @@ impl ContainerizerBuilder {
             launcher,
             isolators,
             containers: HashMap::new(),
+            terminated: HashMap::new(),
+            terminated_order: VecDeque::new(),
             me: None,
         });
         Ok(Containerizer { pid })
@@ -352,6 +358,9 @@ pub struct ContainerizerProcess {
     launcher: Box<dyn Launcher>,
     isolators: Vec<Box<dyn Isolator>>,
     containers: HashMap<ContainerId, Container>,
+    /// The terminations of the last [`TERMINATIONS_KEPT`] destroyed containers.
+    terminated: HashMap<ContainerId, ContainerTermination>,
+    terminated_order: VecDeque<ContainerId>,
     me: Option<Pid<ContainerizerProcess>>,
 }
 
@@ -374,6 +383,7 @@ impl ContainerizerProcess {
             ));
         }
         info!(container_id = %container_id_string(&id), sandbox = %config.sandbox.display(), "launching container");
+        self.terminated.remove(&id);
         self.containers.insert(
             id.clone(),
             Container::new(State::Preparing, config.resources.clone(), None),
@@ -469,7 +479,7 @@ impl ContainerizerProcess {
     fn wait(&self, id: &ContainerId) -> Future<Option<ContainerTermination>> {
         match self.containers.get(id) {
             Some(container) => container.termination.future().map(Some),
-            None => Future::ready(None),
+            None => Future::ready(self.terminated.get(id).cloned()),
         }
     }
 
@@ -491,6 +501,10 @@ impl ContainerizerProcess {
             let _ = self.destroy(id);
         } else if container.killed {
             self.finish_destroy(id);
+        } else if let Some(timer) = container.grace_timer.take() {
+            // The first process ended within the grace period: kill the rest now.
+            timer.cancel();
+            self.kill(id);
         }
     }
 
@@ -619,6 +633,13 @@ impl ContainerizerProcess {
         termination.limitations = std::mem::take(&mut container.limitations);
         info!(container_id = %container_id_string(&id), status = ?termination.status,
             message = %termination.message, "container destroyed");
+        self.terminated.insert(id.clone(), termination.clone());
+        self.terminated_order.push_back(id);
+        while self.terminated_order.len() > TERMINATIONS_KEPT {
+            if let Some(old) = self.terminated_order.pop_front() {
+                self.terminated.remove(&old);
+            }
+        }
         container.termination.set(termination);
     }
 
