@@ -442,7 +442,7 @@ impl ContainerizerProcess {
         if let Some(container) = self.containers.get_mut(id) {
             container.launch_failure = Some(message.clone());
         }
-        let _ = self.destroy(id.clone());
+        self.start_destroy(id.clone());
         Future::failed(message)
     }
 
@@ -473,7 +473,7 @@ impl ContainerizerProcess {
         info!(container_id = %container_id_string(&id), reason = limitation.reason.as_str_name(),
             message = %limitation.message, "container hit a limitation");
         container.limitations.push(limitation);
-        let _ = self.destroy(id);
+        self.start_destroy(id);
     }
 
     fn wait(&self, id: &ContainerId) -> Future<Option<ContainerTermination>> {
@@ -498,7 +498,7 @@ impl ContainerizerProcess {
             let _ = std::fs::write(path, status.wait_status().to_string());
         }
         if container.state != State::Destroying {
-            let _ = self.destroy(id);
+            self.start_destroy(id);
         } else if container.killed {
             self.finish_destroy(id);
         } else if let Some(timer) = container.grace_timer.take() {
@@ -528,13 +528,22 @@ impl ContainerizerProcess {
     }
 
     fn destroy(&mut self, id: ContainerId) -> Future<Option<ContainerTermination>> {
-        let grace = self.kill_grace_period;
-        let Some(container) = self.containers.get_mut(&id) else {
+        let Some(container) = self.containers.get(&id) else {
             return Future::ready(None);
         };
         let termination = container.termination.future().map(Some);
+        self.start_destroy(id);
+        termination
+    }
+
+    /// Starts destroying the container unless that has begun already.
+    fn start_destroy(&mut self, id: ContainerId) {
+        let grace = self.kill_grace_period;
+        let Some(container) = self.containers.get_mut(&id) else {
+            return;
+        };
         if container.state == State::Destroying {
-            return termination;
+            return;
         }
         info!(container_id = %container_id_string(&id), "destroying container");
         container.state = State::Destroying;
@@ -553,7 +562,6 @@ impl ContainerizerProcess {
         } else {
             self.kill(id);
         }
-        termination
     }
 
     fn kill(&mut self, id: ContainerId) {
@@ -761,7 +769,7 @@ impl ContainerizerProcess {
             if let Some(pid) = pid {
                 self.poll_recovered(id.clone(), pid);
             }
-            let _ = self.destroy(id);
+            self.start_destroy(id);
         }
         Future::ready(())
     }
