@@ -345,3 +345,31 @@ fn disk_du_reports_usage_and_the_quota_limitation() {
         termination.message
     );
 }
+
+#[test]
+fn commands_run_as_the_container_user() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipping: switching users needs root");
+        return;
+    }
+    let Ok(Some(nobody)) = nix::unistd::User::from_name("nobody") else {
+        eprintln!("skipping: no user 'nobody'");
+        return;
+    };
+    let mut fx = Fixture::new();
+    let c = fx.containerizer(fx.builder());
+    let sandbox = fx.dir.join("sandboxes/user");
+    let mut config = ContainerConfig::shell("id -u; touch mine", &sandbox);
+    config.user = Some("nobody".into());
+    // The sandbox does not exist yet: filesystem/posix creates it for the user.
+    std::fs::create_dir_all(fx.dir.join("sandboxes")).unwrap();
+    c.launch(id("user"), config).get().unwrap();
+    let done = c.wait(id("user")).get().unwrap().unwrap();
+    assert_eq!(
+        done.status,
+        Some(ExitStatus::Exited(0)),
+        "{}",
+        read(&sandbox.join("stderr"))
+    );
+    assert_eq!(read(&sandbox.join("stdout")).trim(), nobody.uid.to_string());
+}

@@ -431,9 +431,11 @@ pub fn writable(hierarchies: &Hierarchies, controller: &'static str) -> Result<(
     let Some(root) = hierarchies.root_cgroup(controller, "") else {
         return Err(format!("cgroups controller '{controller}' is not mounted"));
     };
+    static PROBES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let probe = Cgroup::new(
         root.path()
-            .join(format!("mesos-probe-{}", std::process::id())),
+            .join(format!("mesos-probe-{}-{n}", std::process::id())),
         hierarchies.version(),
     );
     match std::fs::create_dir(probe.path()) {

@@ -1,6 +1,6 @@
 //! The Mesos containerizer (upstream `src/slave/containerizer/mesos/containerizer.cpp`):
-//! runs each container's first process in its sandbox through a [launcher](launcher) and
-//! [isolators](isolators), and reports how it ended.
+//! runs each container's first process in its sandbox through a [launcher] and
+//! [isolators], and reports how it ended.
 //!
 //! [`Containerizer`] is the cheap-to-clone handle the agent holds; its methods only
 //! dispatch to the [`ContainerizerProcess`], which owns the containers, the launcher and the
