@@ -6,11 +6,11 @@
 //! `benches::shootout`.
 
 use std::collections::HashMap;
-use std::process::Command;
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use benches::args::{Argv, CommonArgs};
+use benches::args::{ArgError, Argv, CommonArgs};
 use benches::measure::median;
 use benches::report::{Record, format_value, render_table};
 use benches::shootout::{Sizes, System, Workload, calibrate, measure};
@@ -33,30 +33,77 @@ fn usage() -> String {
     )
 }
 
-fn main() -> anyhow::Result<()> {
-    let mut argv = Argv::from_env();
-    if argv.flag("--help") || argv.flag("-h") {
-        println!("{}", usage());
-        return Ok(());
-    }
+/// What the command line asks for.
+struct Options {
+    common: CommonArgs,
+    scale: f64,
+    /// Set in the idle-memory child: the system to measure.
+    child: Option<System>,
+}
+
+fn parse_options(mut argv: Argv) -> Result<Options, ArgError> {
     let common = CommonArgs::parse(&mut argv)?;
     let scale: f64 = argv.value("--scale")?.unwrap_or(1.0);
     let child: Option<String> = argv.value(CHILD)?;
     argv.finish()?;
     if !(scale > 0.0 && scale.is_finite()) {
-        bail!("--scale must be a positive number");
+        return Err(ArgError::BadValue {
+            name: "--scale".into(),
+            value: scale.to_string(),
+            reason: "must be a positive number".into(),
+        });
     }
-    let sizes = Sizes::scaled(scale);
-
-    if let Some(name) = child {
-        let system = System::from_name(&name).context("unknown system")?;
-        println!("{}", measure(system, Workload::IdleMemory, &sizes)?);
-        return Ok(());
-    }
-
+    let child = match child {
+        None => None,
+        Some(name) => Some(System::from_name(&name).ok_or_else(|| ArgError::BadValue {
+            name: CHILD.into(),
+            value: name,
+            reason: "unknown system".into(),
+        })?),
+    };
     let workload_names: Vec<&str> = Workload::ALL.iter().map(|w| w.name()).collect();
     let system_names: Vec<&str> = System::ALL.iter().map(|s| s.name()).collect();
     common.check_names(&workload_names, &system_names)?;
+    Ok(Options {
+        common,
+        scale,
+        child,
+    })
+}
+
+fn main() -> ExitCode {
+    let mut argv = Argv::from_env();
+    if argv.flag("--help") || argv.flag("-h") {
+        println!("{}", usage());
+        return ExitCode::SUCCESS;
+    }
+    let options = match parse_options(argv) {
+        Ok(options) => options,
+        Err(error) => {
+            eprintln!("shootout: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("shootout: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(options: Options) -> anyhow::Result<()> {
+    let Options {
+        common,
+        scale,
+        child,
+    } = options;
+    let sizes = Sizes::scaled(scale);
+    if let Some(system) = child {
+        println!("{}", measure(system, Workload::IdleMemory, &sizes)?);
+        return Ok(());
+    }
     let workloads: Vec<Workload> = Workload::ALL
         .into_iter()
         .filter(|w| common.wants_workload(w.name()))
