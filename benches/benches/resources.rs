@@ -21,7 +21,7 @@ fn reserved(mut r: Resource, role: usize) -> Resource {
         &format!("role{role}"),
         Some("p"),
     ));
-    if role % 4 == 0 {
+    if role.is_multiple_of(4) {
         r.reservations.push(reservation(
             ReservationType::Dynamic,
             &format!("role{role}/sub"),

@@ -640,10 +640,10 @@ impl<T: Send + Sync + 'static> Promise<T> {
 
 impl<T: Send + Sync + 'static> Drop for Promise<T> {
     fn drop(&mut self) {
-        if let Some(shared) = self.shared.take() {
-            if shared.outcome.get().is_none() {
-                complete(&shared, Outcome::Abandoned);
-            }
+        if let Some(shared) = self.shared.take()
+            && shared.outcome.get().is_none()
+        {
+            complete(&shared, Outcome::Abandoned);
         }
     }
 }

@@ -150,13 +150,13 @@ impl fmt::Display for Bytes {
     /// Prints in the largest unit that loses nothing, as stout does: `0B`, `1023B`, `1KB`, `1536MB`,
     /// `1GB`, `2048TB`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (value, unit) = if self.0 == 0 || self.0 % KILOBYTE != 0 {
+        let (value, unit) = if self.0 == 0 || !self.0.is_multiple_of(KILOBYTE) {
             (self.0, "B")
-        } else if self.kilobytes() % 1024 != 0 {
+        } else if !self.kilobytes().is_multiple_of(1024) {
             (self.kilobytes(), "KB")
-        } else if self.megabytes() % 1024 != 0 {
+        } else if !self.megabytes().is_multiple_of(1024) {
             (self.megabytes(), "MB")
-        } else if self.gigabytes() % 1024 != 0 {
+        } else if !self.gigabytes().is_multiple_of(1024) {
             (self.gigabytes(), "GB")
         } else {
             (self.terabytes(), "TB")
@@ -412,7 +412,7 @@ mod proptests {
             let digits = text.trim_end_matches(char::is_alphabetic);
             let value: u64 = digits.parse().unwrap();
             // Had the value been a multiple of 1024 (and the unit not TB), a larger unit was due.
-            prop_assert!(value == 0 || value % 1024 != 0 || text.ends_with("TB"), "{}", text);
+            prop_assert!(value == 0 || !value.is_multiple_of(1024) || text.ends_with("TB"), "{}", text);
         }
 
         #[test]

@@ -144,15 +144,15 @@ async fn route(
         .and_then(|token| decode(token).ok())
         .and_then(|id| shared.registry.get(&id));
     let mut path = raw_path.to_string();
-    if receiver.is_none() {
-        if let Some(delegate) = &delegate {
-            path = if first.is_none() {
-                format!("/{delegate}")
-            } else {
-                format!("/{delegate}{raw_path}")
-            };
-            receiver = shared.registry.get(delegate);
-        }
+    if receiver.is_none()
+        && let Some(delegate) = &delegate
+    {
+        path = if first.is_none() {
+            format!("/{delegate}")
+        } else {
+            format!("/{delegate}{raw_path}")
+        };
+        receiver = shared.registry.get(delegate);
     }
     let keep_alive = wants_keep_alive(&parts);
     let mut request = Request {
@@ -282,10 +282,10 @@ async fn forward(mut incoming: Incoming, writer: PipeWriter) {
         }
         match incoming.frame().await {
             Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    if !writer.write(data) {
-                        return;
-                    }
+                if let Ok(data) = frame.into_data()
+                    && !writer.write(data)
+                {
+                    return;
                 }
             }
             Some(Err(error)) => {

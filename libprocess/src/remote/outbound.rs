@@ -122,15 +122,14 @@ fn flush(
     if state.pending.is_empty() {
         return;
     }
-    if !state.writing {
-        if let Some(stream) = state.stream.clone() {
-            if let Ok(n) = stream.try_write(&state.pending) {
-                state.pending.drain(..n);
-                if state.pending.is_empty() {
-                    state.pending_messages = 0;
-                    return;
-                }
-            }
+    if !state.writing
+        && let Some(stream) = state.stream.clone()
+        && let Ok(n) = stream.try_write(&state.pending)
+    {
+        state.pending.drain(..n);
+        if state.pending.is_empty() {
+            state.pending_messages = 0;
+            return;
         }
     }
     let spawn = !state.task_running;

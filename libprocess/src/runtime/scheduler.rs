@@ -258,10 +258,10 @@ impl Scheduler {
     }
 
     fn next_local(&self, core: &WorkerCore, tick: u32, lifo_streak: &mut u32) -> Option<Task> {
-        if tick % INJECTOR_INTERVAL == 0 {
-            if let Some(task) = steal_from(|| self.injector.steal_batch_and_pop(&core.local)) {
-                return Some(task);
-            }
+        if tick.is_multiple_of(INJECTOR_INTERVAL)
+            && let Some(task) = steal_from(|| self.injector.steal_batch_and_pop(&core.local))
+        {
+            return Some(task);
         }
         if let Some(task) = core.lifo.take() {
             if *lifo_streak < MAX_LIFO_STREAK {

@@ -42,16 +42,16 @@ pub(super) fn write_message(out: &mut String, message: &DynamicMessage, typed: b
         }
         // An enum number the schema doesn't know counts as unset (proto2
         // keeps such values out of the field).
-        if let (&Value::EnumNumber(n), Kind::Enum(e)) = (value.as_ref(), field.kind()) {
-            if e.get_value(n).is_none() {
-                if !prints_default(&field) {
-                    continue;
-                }
-                let default = field.default_value();
-                open_field(out, &mut first, field.name());
-                write_value(out, &field.kind(), &default, typed);
+        if let (&Value::EnumNumber(n), Kind::Enum(e)) = (value.as_ref(), field.kind())
+            && e.get_value(n).is_none()
+        {
+            if !prints_default(&field) {
                 continue;
             }
+            let default = field.default_value();
+            open_field(out, &mut first, field.name());
+            write_value(out, &field.kind(), &default, typed);
+            continue;
         }
         open_field(out, &mut first, field.name());
         match value.as_ref() {
@@ -60,10 +60,10 @@ pub(super) fn write_message(out: &mut String, message: &DynamicMessage, typed: b
                 out.push('[');
                 let mut first_item = true;
                 for item in items {
-                    if let (&Value::EnumNumber(n), Kind::Enum(e)) = (item, &kind) {
-                        if e.get_value(n).is_none() {
-                            continue;
-                        }
+                    if let (&Value::EnumNumber(n), Kind::Enum(e)) = (item, &kind)
+                        && e.get_value(n).is_none()
+                    {
+                        continue;
                     }
                     if !first_item {
                         out.push(',');

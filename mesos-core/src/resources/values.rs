@@ -322,7 +322,7 @@ pub fn parse_value(text: &str) -> Result<ParsedValue, ValueError> {
     match temp.find('[') {
         Some(0) => {
             let bounds: Vec<&str> = tokens(&temp, &['[', ']', '-', ',', '\n']).collect();
-            if bounds.len() % 2 != 0 {
+            if !bounds.len().is_multiple_of(2) {
                 return Err(ValueError::OddRanges);
             }
             let mut ranges = Vec::with_capacity(bounds.len() / 2);

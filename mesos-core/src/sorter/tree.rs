@@ -361,18 +361,18 @@ impl<A: Eq + Hash + Clone + std::fmt::Debug> Tree<A> {
                 self.remove_child(parent, current);
                 self.nodes[current] = None;
                 self.free.push(current);
-            } else if let [only] = children[..] {
-                if self.node(only).name == VIRTUAL {
-                    // Collapse the virtual leaf back into its parent.
-                    let kind = self.node(only).kind;
-                    self.node_mut(current).kind = kind;
-                    self.node_mut(current).children.clear();
-                    self.nodes[only] = None;
-                    self.free.push(only);
-                    self.reposition(current);
-                    let path = self.node(current).path.clone();
-                    self.clients.insert(path, current);
-                }
+            } else if let [only] = children[..]
+                && self.node(only).name == VIRTUAL
+            {
+                // Collapse the virtual leaf back into its parent.
+                let kind = self.node(only).kind;
+                self.node_mut(current).kind = kind;
+                self.node_mut(current).children.clear();
+                self.nodes[only] = None;
+                self.free.push(only);
+                self.reposition(current);
+                let path = self.node(current).path.clone();
+                self.clients.insert(path, current);
             }
             current = parent;
         }
