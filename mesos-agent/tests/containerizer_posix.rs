@@ -373,3 +373,52 @@ fn commands_run_as_the_container_user() {
     );
     assert_eq!(read(&sandbox.join("stdout")).trim(), nobody.uid.to_string());
 }
+
+#[test]
+fn sigterm_is_escalated_to_sigkill_after_the_grace_period() {
+    let mut fx = Fixture::new();
+    let c = fx.containerizer(fx.builder().kill_grace_period(Duration::from_secs(30)));
+    let clock = fx.runtime.clock();
+    clock.pause();
+    let sandbox = fx.sandbox("stubborn");
+    let script = "trap '' TERM; echo ready; while true; do sleep 0.05; done";
+    c.launch(id("stubborn"), ContainerConfig::shell(script, &sandbox))
+        .get()
+        .unwrap();
+    assert!(eventually(WAIT, || read(&sandbox.join("stdout")).contains("ready")));
+    let destroyed = c.destroy(id("stubborn"));
+    clock.settle();
+    // The shell ignores SIGTERM: nothing happens until the grace period passes.
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(destroyed.is_pending());
+    clock.advance(Duration::from_secs(30));
+    let termination = destroyed.get().unwrap().unwrap();
+    assert_eq!(termination.status, Some(ExitStatus::Signaled(9)));
+}
+
+#[test]
+fn many_containers_launch_and_exit_side_by_side() {
+    let mut fx = Fixture::new();
+    let c = fx.containerizer(fx.builder());
+    let launches: Vec<_> = (0..20)
+        .map(|i| {
+            let name = format!("c{i}");
+            c.launch(
+                id(&name),
+                ContainerConfig::shell(format!("exit {i}"), fx.sandbox(&name)),
+            )
+        })
+        .collect();
+    for launch in launches {
+        launch.get().expect("launches");
+    }
+    for i in 0..20 {
+        let termination = c.wait(id(&format!("c{i}"))).get().unwrap().unwrap();
+        assert_eq!(termination.status, Some(ExitStatus::Exited(i)));
+    }
+    assert!(eventually(WAIT, || c
+        .containers()
+        .get()
+        .unwrap()
+        .is_empty()));
+}

@@ -24,16 +24,20 @@ use std::ffi::{CString, c_char};
 use std::fmt;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sched::CloneFlags;
 use nix::unistd::Pid;
 use thiserror::Error;
 
 /// The stack the child runs on until it execs. It only makes system calls.
 const CHILD_STACK_SIZE: usize = 256 * 1024;
+
+/// How long [`Spawned::release`] waits for the child to exec.
+pub const EXEC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Exit status of a child that could not exec, or whose launch was aborted (as a shell's
 /// "command not found").
@@ -126,6 +130,12 @@ pub enum SpawnError {
         #[source]
         errno: Errno,
     },
+    /// The child neither exec'd nor failed in time; it was killed.
+    #[error("'{program}' did not start within the exec timeout; killed")]
+    Stuck {
+        /// The program that was to run.
+        program: String,
+    },
     /// Talking to the child over its pipes failed.
     #[error("cannot signal the child to exec")]
     Release(#[source] std::io::Error),
@@ -187,14 +197,31 @@ impl Spawned {
         self.pid
     }
 
-    /// Lets the child exec and waits until it has (or has failed to).
+    /// Lets the child exec and waits until it has (or has failed to). A child that has
+    /// neither exec'd nor failed after [`EXEC_TIMEOUT`] is killed.
     pub fn release(mut self) -> Result<(), SpawnError> {
         let go = self.go.take().expect("released once");
         File::from(go)
             .write_all(&[1])
             .map_err(SpawnError::Release)?;
-        let mut report = Vec::new();
         let errors = self.errors.take().expect("released once");
+        let mut fds = [PollFd::new(errors.as_fd(), PollFlags::POLLIN)];
+        let timeout =
+            PollTimeout::try_from(EXEC_TIMEOUT.as_millis() as i32).unwrap_or(PollTimeout::MAX);
+        loop {
+            match poll(&mut fds, timeout) {
+                Ok(0) => {
+                    let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
+                    return Err(SpawnError::Stuck {
+                        program: self.program.clone(),
+                    });
+                }
+                Ok(_) => break,
+                Err(Errno::EINTR) => continue,
+                Err(errno) => return Err(SpawnError::Release(errno.into())),
+            }
+        }
+        let mut report = Vec::new();
         File::from(errors)
             .read_to_end(&mut report)
             .map_err(SpawnError::Release)?;
@@ -354,9 +381,26 @@ fn child(p: &Prepared<'_>) -> isize {
         }
 
         if let Some(credentials) = &p.spec.credentials {
-            if libc::setgroups(credentials.groups.len(), credentials.groups.as_ptr()) < 0
-                || libc::setgid(credentials.gid) < 0
-                || libc::setuid(credentials.uid) < 0
+            // Raw system calls, not glibc's wrappers: those broadcast the change to every
+            // thread glibc believes the process has (`SIGSETXID`), and after a raw clone
+            // its thread list is the parent's: the child would wait for them forever.
+            if libc::syscall(
+                libc::SYS_setgroups,
+                credentials.groups.len(),
+                credentials.groups.as_ptr(),
+            ) < 0
+                || libc::syscall(
+                    libc::SYS_setresgid,
+                    credentials.gid,
+                    credentials.gid,
+                    credentials.gid,
+                ) < 0
+                || libc::syscall(
+                    libc::SYS_setresuid,
+                    credentials.uid,
+                    credentials.uid,
+                    credentials.uid,
+                ) < 0
             {
                 fail(ChildStep::Credentials);
             }
