@@ -412,13 +412,13 @@ pub fn runtime_container_ids(runtime_dir: &Path) -> io::Result<Vec<ContainerId>>
     let mut ids = Vec::new();
     for entry in entries {
         let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            if let Some(name) = entry.file_name().to_str() {
-                ids.push(ContainerId {
-                    value: name.to_owned(),
-                    parent: None,
-                });
-            }
+        if entry.file_type()?.is_dir()
+            && let Some(name) = entry.file_name().to_str()
+        {
+            ids.push(ContainerId {
+                value: name.to_owned(),
+                parent: None,
+            });
         }
     }
     ids.sort();

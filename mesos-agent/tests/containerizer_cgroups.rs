@@ -176,11 +176,11 @@ fn devices_isolator_allows_only_the_default_devices() {
 
 #[test]
 fn gpu_isolator_without_a_driver_is_a_no_op() {
-    if let Ok(gpus) = gpu_nvidia::detect() {
-        if !gpus.is_empty() {
-            eprintln!("skipping: this host has NVIDIA GPUs");
-            return;
-        }
+    if let Ok(gpus) = gpu_nvidia::detect()
+        && !gpus.is_empty()
+    {
+        eprintln!("skipping: this host has NVIDIA GPUs");
+        return;
     }
     let mut fx = Fixture::new();
     // With the devices isolator where the host allows it, alone otherwise: no GPUs means

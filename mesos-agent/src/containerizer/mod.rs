@@ -426,10 +426,10 @@ impl ContainerizerProcess {
             return self.fail_launch(&id, error_chain(&error));
         }
 
-        if let Some(container) = self.containers.get_mut(&id) {
-            if container.state == State::Isolating {
-                container.state = State::Running;
-            }
+        if let Some(container) = self.containers.get_mut(&id)
+            && container.state == State::Isolating
+        {
+            container.state = State::Running;
         }
         self.watch(&id);
         debug!(container_id = %container_id_string(&id), pid, "container running");
@@ -594,14 +594,13 @@ impl ContainerizerProcess {
         let Some(mut container) = self.containers.remove(&id) else {
             return;
         };
-        if container.limitations.is_empty() {
-            if let Some(limitation) = self
+        if container.limitations.is_empty()
+            && let Some(limitation) = self
                 .isolators
                 .iter_mut()
                 .find_map(|isolator| isolator.limitation_at_exit(&id))
-            {
-                container.limitations.push(limitation);
-            }
+        {
+            container.limitations.push(limitation);
         }
         let mut errors = Vec::new();
         for isolator in self.isolators.iter_mut().rev() {
@@ -616,10 +615,10 @@ impl ContainerizerProcess {
             warn!(container_id = %container_id_string(&id), %error, "cleanup failed");
         }
         let runtime = paths::container_runtime_path(&self.runtime_dir, &id);
-        if let Err(error) = std::fs::remove_dir_all(&runtime) {
-            if error.kind() != std::io::ErrorKind::NotFound {
-                warn!(container_id = %container_id_string(&id), %error, "cannot remove the runtime directory");
-            }
+        if let Err(error) = std::fs::remove_dir_all(&runtime)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            warn!(container_id = %container_id_string(&id), %error, "cannot remove the runtime directory");
         }
 
         let status = container.exit.flatten();

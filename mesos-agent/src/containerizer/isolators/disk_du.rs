@@ -120,24 +120,24 @@ impl DiskWatchProcess {
             Ok(used) => {
                 watched.used = Some(used);
                 debug!(container_id = %container_id_string(&id), used, "sandbox disk usage");
-                if let Some(quota) = watched.quota.filter(|q| enforce && used > *q) {
-                    if let Some(promise) = watched.limitation.take() {
-                        info!(container_id = %container_id_string(&id), used, quota, "disk quota exceeded");
-                        let megabytes = used as f64 / (1024.0 * 1024.0);
-                        promise.set(ContainerLimitation {
-                            resources: mesos_core::resources::parse::parse(
-                                &format!("disk:{megabytes:.3}"),
-                                "*",
-                            )
-                            .unwrap_or_default(),
-                            reason: Reason::ContainerLimitationDisk,
-                            message: format!(
-                                "Disk usage ({}) exceeds quota ({})",
-                                Bytes::new(used),
-                                Bytes::new(quota)
-                            ),
-                        });
-                    }
+                if let Some(quota) = watched.quota.filter(|q| enforce && used > *q)
+                    && let Some(promise) = watched.limitation.take()
+                {
+                    info!(container_id = %container_id_string(&id), used, quota, "disk quota exceeded");
+                    let megabytes = used as f64 / (1024.0 * 1024.0);
+                    promise.set(ContainerLimitation {
+                        resources: mesos_core::resources::parse::parse(
+                            &format!("disk:{megabytes:.3}"),
+                            "*",
+                        )
+                        .unwrap_or_default(),
+                        reason: Reason::ContainerLimitationDisk,
+                        message: format!(
+                            "Disk usage ({}) exceeds quota ({})",
+                            Bytes::new(used),
+                            Bytes::new(quota)
+                        ),
+                    });
                 }
             }
             Err(error) => {
@@ -163,10 +163,10 @@ impl DiskWatchProcess {
     }
 
     fn remove(&mut self, id: &ContainerId) {
-        if let Some(watched) = self.containers.remove(id) {
-            if let Some(timer) = watched.timer {
-                timer.cancel();
-            }
+        if let Some(watched) = self.containers.remove(id)
+            && let Some(timer) = watched.timer
+        {
+            timer.cancel();
         }
     }
 }

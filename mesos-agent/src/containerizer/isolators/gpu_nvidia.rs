@@ -166,11 +166,11 @@ impl Isolator for NvidiaGpuIsolator {
             };
             let mut mine = Vec::new();
             for line in list.lines() {
-                if let Some(('c', Some(NVIDIA_MAJOR), Some(minor))) = DeviceEntry::parse(line) {
-                    if let Some(gpu) = self.gpus.iter().find(|g| u64::from(g.minor) == minor) {
-                        self.free.remove(&gpu.minor);
-                        mine.push(gpu.clone());
-                    }
+                if let Some(('c', Some(NVIDIA_MAJOR), Some(minor))) = DeviceEntry::parse(line)
+                    && let Some(gpu) = self.gpus.iter().find(|g| u64::from(g.minor) == minor)
+                {
+                    self.free.remove(&gpu.minor);
+                    mine.push(gpu.clone());
                 }
             }
             if !mine.is_empty() {
