@@ -8,6 +8,7 @@ use crate::clock::{self, Timer};
 use crate::future::{Future, Promise};
 use crate::pid::Pid;
 use crate::process::{Context, Process};
+use crate::runtime::thunk::Thunk;
 
 /// Dispatches `f` onto the process after `duration` of its runtime's clock. The returned
 /// [`Timer`] cancels it if it has not fired yet.
@@ -32,7 +33,7 @@ where
     let target = pid.clone();
     clock::timer_on(&pid.cell.rt, duration, move || {
         target.cell.dispatch(
-            Box::new(move |process: &mut P, _: &mut Context<'_, P>| f(process)),
+            Thunk::new(move |process: &mut P, _: &mut Context<'_, P>| f(process)),
             type_name::<F>(),
         );
     })

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use crate::future::{Future, Promise};
 use crate::pid::{Pid, Upid};
 use crate::process::{Context, Process};
+use crate::runtime::thunk::Thunk;
 use crate::runtime::{self, SpawnError};
 
 /// Runs `f` on the process's state, later, on a worker. Fire and forget.
@@ -35,7 +36,7 @@ where
     F: FnOnce(&mut P) + Send + 'static,
 {
     pid.cell.dispatch(
-        Box::new(move |process: &mut P, _: &mut Context<'_, P>| f(process)),
+        Thunk::new(move |process: &mut P, _: &mut Context<'_, P>| f(process)),
         type_name::<F>(),
     );
 }
@@ -46,7 +47,7 @@ where
     P: Process,
     F: FnOnce(&mut P, &mut Context<'_, P>) + Send + 'static,
 {
-    pid.cell.dispatch(Box::new(f), type_name::<F>());
+    pid.cell.dispatch(Thunk::new(f), type_name::<F>());
 }
 
 fn call_named<P, R, F>(pid: &Pid<P>, f: F, name: &'static str) -> Future<R>
@@ -58,7 +59,7 @@ where
     let promise = Promise::new();
     let future = promise.future();
     pid.cell.dispatch(
-        Box::new(move |process: &mut P, _: &mut Context<'_, P>| {
+        Thunk::new(move |process: &mut P, _: &mut Context<'_, P>| {
             promise.set(f(process));
         }),
         name,
@@ -75,7 +76,7 @@ where
     let promise = Promise::new();
     let future = promise.future();
     pid.cell.dispatch(
-        Box::new(move |process: &mut P, _: &mut Context<'_, P>| promise.associate(f(process))),
+        Thunk::new(move |process: &mut P, _: &mut Context<'_, P>| promise.associate(f(process))),
         name,
     );
     future

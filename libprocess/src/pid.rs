@@ -15,8 +15,8 @@ use crate::runtime::cell::Cell;
 
 /// The untyped address of a process: `id@ip:port`.
 ///
-/// Cheap to clone (one reference count). Equality, ordering and hashing use the id and the
-/// address only.
+/// Cheap to clone (one reference count: the id is shared, the address is inline). Equality,
+/// ordering and hashing use the id and the address only.
 ///
 /// ```
 /// use libprocess::Upid;
@@ -27,22 +27,16 @@ use crate::runtime::cell::Cell;
 /// ```
 #[derive(Clone)]
 pub struct Upid {
-    inner: Arc<UpidInner>,
-}
-
-struct UpidInner {
-    id: Box<str>,
+    id: Arc<str>,
     address: SocketAddr,
 }
 
 impl Upid {
     /// A `Upid` for process `id` at `address`.
-    pub fn new(id: impl Into<Box<str>>, address: SocketAddr) -> Self {
+    pub fn new(id: impl Into<Arc<str>>, address: SocketAddr) -> Self {
         Upid {
-            inner: Arc::new(UpidInner {
-                id: id.into(),
-                address,
-            }),
+            id: id.into(),
+            address,
         }
     }
 
@@ -54,32 +48,29 @@ impl Upid {
 
     /// The process id, e.g. `master` or `slave(1)`.
     pub fn id(&self) -> &str {
-        &self.inner.id
+        &self.id
     }
 
     /// The address of the runtime hosting the process.
     pub fn address(&self) -> SocketAddr {
-        self.inner.address
+        self.address
     }
 
     /// True when the id is non-empty, the ip is not `0.0.0.0` and the port is not 0, as
     /// libprocess's `UPID::operator bool`. Sending to an invalid `Upid` does nothing.
     pub fn is_valid(&self) -> bool {
-        !self.inner.id.is_empty()
-            && !self.inner.address.ip().is_unspecified()
-            && self.inner.address.port() != 0
+        !self.id.is_empty() && !self.address.ip().is_unspecified() && self.address.port() != 0
     }
 
     /// The same address with another process id.
-    pub fn with_id(&self, id: impl Into<Box<str>>) -> Upid {
+    pub fn with_id(&self, id: impl Into<Arc<str>>) -> Upid {
         Upid::new(id, self.address())
     }
 }
 
 impl PartialEq for Upid {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
-            || (self.inner.address == other.inner.address && self.inner.id == other.inner.id)
+        self.address == other.address && (Arc::ptr_eq(&self.id, &other.id) || self.id == other.id)
     }
 }
 
@@ -87,8 +78,8 @@ impl Eq for Upid {}
 
 impl Hash for Upid {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.inner.id.hash(state);
-        self.inner.address.hash(state);
+        self.id.hash(state);
+        self.address.hash(state);
     }
 }
 
@@ -100,13 +91,13 @@ impl PartialOrd for Upid {
 
 impl Ord for Upid {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (&*self.inner.id, self.inner.address).cmp(&(&*other.inner.id, other.inner.address))
+        (&*self.id, self.address).cmp(&(&*other.id, other.address))
     }
 }
 
 impl fmt::Display for Upid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}", self.inner.id, self.inner.address)
+        write!(f, "{}@{}", self.id, self.address)
     }
 }
 

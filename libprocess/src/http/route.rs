@@ -217,7 +217,7 @@ pub(crate) fn serve_event<P: Process>(
                         answer.associate(handler(state, ctx, request));
                     };
                     // A refused event drops `answer`: the response is abandoned (`503`).
-                    let _ = cell.push(Event::Dispatch(Box::new(run)));
+                    let _ = cell.push(Event::Dispatch(crate::runtime::thunk::Thunk::new(run)));
                     future
                 }
                 Err(response) => Future::ready(*response),

@@ -35,8 +35,7 @@ use crate::runtime::scheduler::Runnable;
 /// Events a process serves in one go before it lets others run.
 pub(crate) const BATCH: usize = 128;
 
-pub(crate) type DispatchFn<P> =
-    Box<dyn for<'a, 'b> FnOnce(&'a mut P, &'b mut Context<'_, P>) + Send>;
+pub(crate) type DispatchFn<P> = crate::runtime::thunk::Thunk<P>;
 pub(crate) type Handler<P> =
     Arc<dyn for<'a, 'b> Fn(&'a mut P, &'b mut Context<'_, P>, Upid, Bytes) + Send + Sync>;
 
@@ -45,7 +44,6 @@ pub(crate) enum Event<P: Process> {
     Message(Box<Message>),
     Exited(Upid),
     Http(Box<HttpEvent>),
-    Terminate,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -60,7 +58,8 @@ struct Mailbox<P: Process> {
     scheduled: bool,
     status: Status,
     linkers: Vec<Upid>,
-    waiters: Vec<Promise<()>>,
+    /// Completed once the process has terminated (created by the first `wait`).
+    terminated: Option<Promise<()>>,
 }
 
 /// What only the running worker touches.
@@ -77,6 +76,8 @@ pub(crate) struct Cell<P: Process> {
     pub(crate) rt: Arc<RtShared>,
     mailbox: Mutex<Mailbox<P>>,
     /// Set by an injected terminate: the runner drops what it holds and terminates next.
+    /// (A terminate without inject needs no flag: the process terminates once the events
+    /// queued before it are served, since nothing is queued after it.)
     inject: AtomicBool,
     processed: AtomicU64,
     in_hand: AtomicUsize,
@@ -104,7 +105,7 @@ impl<P: Process> Cell<P> {
                 scheduled: true,
                 status: Status::Running,
                 linkers: Vec::new(),
-                waiters: Vec::new(),
+                terminated: None,
             }),
             inject: AtomicBool::new(false),
             processed: AtomicU64::new(0),
@@ -155,11 +156,8 @@ impl<P: Process> Cell<P> {
         mailbox.status = Status::Terminating;
         let dropped = if inject {
             self.inject.store(true, Ordering::Release);
-            let dropped = std::mem::take(&mut mailbox.queue);
-            mailbox.queue.push_back(Event::Terminate);
-            dropped
+            std::mem::take(&mut mailbox.queue)
         } else {
-            mailbox.queue.push_back(Event::Terminate);
             VecDeque::new()
         };
         let schedule = !mailbox.scheduled;
@@ -177,10 +175,7 @@ impl<P: Process> Cell<P> {
         if mailbox.status == Status::Terminated {
             return Future::ready(());
         }
-        let promise = Promise::new();
-        let future = promise.future();
-        mailbox.waiters.push(promise);
-        future
+        mailbox.terminated.get_or_insert_with(Promise::new).future()
     }
 
     /// Registers `linker` to be told when this process exits; false if it already has.
@@ -227,6 +222,11 @@ impl<P: Process> Cell<P> {
             if buffer.is_empty() {
                 let mut mailbox = self.mailbox.lock();
                 if mailbox.queue.is_empty() {
+                    if mailbox.status == Status::Terminating {
+                        drop(mailbox);
+                        state.finalize(&mut Context::new(self, handlers, routes));
+                        break Next::Done;
+                    }
                     mailbox.scheduled = false;
                     break Next::Idle;
                 }
@@ -235,7 +235,7 @@ impl<P: Process> Cell<P> {
             while let Some(event) = buffer.pop_front() {
                 served += 1;
                 match event {
-                    Event::Dispatch(f) => f(state, &mut Context::new(self, handlers, routes)),
+                    Event::Dispatch(f) => f.call(state, &mut Context::new(self, handlers, routes)),
                     Event::Message(message) => {
                         let message = *message;
                         match handlers.get(message.name.as_str()).cloned() {
@@ -256,10 +256,6 @@ impl<P: Process> Cell<P> {
                     Event::Http(event) => {
                         crate::http::route::serve_event(self, state, handlers, routes, *event)
                     }
-                    Event::Terminate => {
-                        state.finalize(&mut Context::new(self, handlers, routes));
-                        break 'outer Next::Done;
-                    }
                 }
                 if served >= BATCH {
                     break 'outer Next::Yield;
@@ -279,13 +275,13 @@ impl<P: Process> Cell<P> {
     fn cleanup(self: &Arc<Self>, owner: &mut Owner<P>) {
         // Unregister first: once `wait` can see `Terminated`, the process must be gone.
         self.rt.registry.remove(&self.upid);
-        let (queue, linkers, waiters) = {
+        let (queue, linkers, terminated) = {
             let mut mailbox = self.mailbox.lock();
             mailbox.status = Status::Terminated;
             (
                 std::mem::take(&mut mailbox.queue),
                 std::mem::take(&mut mailbox.linkers),
-                std::mem::take(&mut mailbox.waiters),
+                mailbox.terminated.take(),
             )
         };
         let state = owner.state.take();
@@ -297,8 +293,8 @@ impl<P: Process> Cell<P> {
         for linker in linkers {
             self.rt.deliver_exited(&linker, &self.upid);
         }
-        for waiter in waiters {
-            waiter.set(());
+        if let Some(terminated) = terminated {
+            terminated.set(());
         }
     }
 }

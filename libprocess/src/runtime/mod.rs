@@ -9,6 +9,7 @@
 pub(crate) mod cell;
 pub(crate) mod registry;
 pub(crate) mod scheduler;
+pub(crate) mod thunk;
 
 use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -137,11 +138,11 @@ impl RtShared {
 
     fn spawn_with_id<P: Process>(
         self: &Arc<Self>,
-        id: String,
+        id: &str,
         process: P,
     ) -> Result<Pid<P>, SpawnError> {
         if id.is_empty() || id.contains(['/', '@']) || id.contains(char::is_whitespace) {
-            return Err(SpawnError::InvalidId(id));
+            return Err(SpawnError::InvalidId(id.to_string()));
         }
         let upid = Upid::new(id, self.address);
         let cell = Cell::new(upid, self.clone(), process);
@@ -458,6 +459,11 @@ thread_local! {
 
 static DEFAULT: OnceLock<Runtime> = OnceLock::new();
 
+thread_local! {
+    /// Where generated ids are formatted, so a spawn allocates only the id it keeps.
+    static ID_BUFFER: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
 /// The runtime of the calling thread: the one whose handler is running, or the innermost
 /// [`Handle::enter`]ed, or else the default runtime (started on first use).
 pub fn current() -> Handle {
@@ -500,10 +506,14 @@ impl Handle {
 
     /// Spawns `process` with a generated id `(N)`.
     pub fn spawn<P: Process>(&self, process: P) -> Pid<P> {
-        let id = self.shared.ids.generate("");
-        self.shared
-            .spawn_with_id(id, process)
-            .expect("generated ids are unique")
+        ID_BUFFER.with(|buffer| {
+            let mut id = buffer.borrow_mut();
+            id.clear();
+            self.shared.ids.generate_into("", &mut id);
+            self.shared
+                .spawn_with_id(&id, process)
+                .expect("generated ids are unique")
+        })
     }
 
     /// Spawns `process` under `id` (e.g. `master`, or one from [`Handle::generate_id`]).
@@ -512,7 +522,7 @@ impl Handle {
         id: impl Into<String>,
         process: P,
     ) -> Result<Pid<P>, SpawnError> {
-        self.shared.spawn_with_id(id.into(), process)
+        self.shared.spawn_with_id(&id.into(), process)
     }
 
     /// A fresh id `prefix(N)`, as libprocess's `ID::generate`.

@@ -4,7 +4,9 @@
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use foldhash::fast::RandomState;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -38,7 +40,7 @@ impl Borrow<str> for Key {
     }
 }
 
-type Shard = Mutex<HashMap<Key, Arc<dyn AnyCell>>>;
+type Shard = Mutex<HashMap<Key, Arc<dyn AnyCell>, RandomState>>;
 
 pub(crate) struct Registry {
     hasher: RandomState,
@@ -48,8 +50,10 @@ pub(crate) struct Registry {
 impl Registry {
     pub(crate) fn new() -> Self {
         Registry {
-            hasher: RandomState::new(),
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: RandomState::default(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::with_hasher(RandomState::default())))
+                .collect(),
         }
     }
 
@@ -104,6 +108,13 @@ impl IdGenerator {
     }
 
     pub(crate) fn generate(&self, prefix: &str) -> String {
+        let mut id = String::with_capacity(prefix.len() + 22);
+        self.generate_into(prefix, &mut id);
+        id
+    }
+
+    /// Appends a fresh id to `out` (no allocation beyond `out`'s).
+    pub(crate) fn generate_into(&self, prefix: &str, out: &mut String) {
         let n = if prefix.is_empty() {
             self.anonymous.fetch_add(1, Ordering::Relaxed) + 1
         } else {
@@ -115,6 +126,9 @@ impl IdGenerator {
             *counter += 1;
             *counter
         };
-        format!("{prefix}({n})")
+        out.push_str(prefix);
+        out.push('(');
+        out.push_str(itoa::Buffer::new().format(n));
+        out.push(')');
     }
 }

@@ -132,34 +132,35 @@ impl Scheduler {
     /// Makes `task` runnable. From a worker of this pool it goes to the LIFO slot (the task
     /// that was there moves to the local queue, where others may steal it).
     pub(crate) fn schedule(&self, task: Task) {
-        let task = with_core(self, |core| match core {
+        self.enqueue(task, true);
+    }
+
+    /// Re-queues a task that used up its batch: at the back of the local queue, behind the
+    /// work that waited meanwhile.
+    pub(crate) fn yield_now(&self, task: Task) {
+        self.enqueue(task, false);
+    }
+
+    /// Queues `task` on this thread's worker (in its LIFO slot if `lifo`, else at the back of
+    /// its local queue), or in the injector from outside the pool; wakes a worker if the task
+    /// can be stolen.
+    fn enqueue(&self, task: Task, lifo: bool) {
+        let outside = with_core(self, |core| match core {
             Some(core) => {
-                if let Some(previous) = core.lifo.replace(Some(task)) {
-                    core.local.push(previous);
+                let stealable = if lifo {
+                    core.lifo.replace(Some(task))
+                } else {
+                    Some(task)
+                };
+                if let Some(stealable) = stealable {
+                    core.local.push(stealable);
                     self.notify_one();
                 }
                 None
             }
             None => Some(task),
         });
-        if let Some(task) = task {
-            self.injector.push(task);
-            self.notify_one();
-        }
-    }
-
-    /// Re-queues a task that used up its batch: at the back of the local queue, behind the
-    /// work that waited meanwhile.
-    pub(crate) fn yield_now(&self, task: Task) {
-        let task = with_core(self, |core| match core {
-            Some(core) => {
-                core.local.push(task);
-                self.notify_one();
-                None
-            }
-            None => Some(task),
-        });
-        if let Some(task) = task {
+        if let Some(task) = outside {
             self.injector.push(task);
             self.notify_one();
         }
