@@ -18,6 +18,7 @@ use crate::message::Message;
 use crate::pid::Upid;
 use crate::remote::wire::{self, Head, WireError};
 use crate::runtime::RtShared;
+use crate::runtime::scheduler;
 
 /// The largest request head we accept.
 pub(crate) const MAX_HEAD: usize = 64 * 1024;
@@ -27,52 +28,33 @@ pub(crate) async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<R
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut out: Vec<u8> = Vec::with_capacity(4 * 1024);
     let mut senders = SenderCache::default();
-    let max_body = shared.max_message_body;
     loop {
-        let mut close = false;
-        loop {
-            let head = match wire::parse_head(&buf, MAX_HEAD) {
-                Ok(Some(head)) => head,
-                Ok(None) => break,
-                Err(error) => {
-                    reject(&mut out, &error);
-                    close = true;
-                    break;
-                }
-            };
-            if !wire::is_message(&head) {
-                if stream.write_all(&out).await.is_err() {
-                    return;
-                }
-                crate::http::serve(stream, buf, peer, shared).await;
-                return;
-            }
-            let (body, used) = match wire::parse_body(head.body, &buf[head.head_len..], max_body) {
-                Ok(Some(parsed)) => parsed,
-                Ok(None) => break,
-                Err(error) => {
-                    reject(&mut out, &error);
-                    close = true;
-                    break;
-                }
-            };
-            let status = deliver(&shared, &head, body, &mut senders, peer);
-            respond(&mut out, status);
-            buf.advance(head.head_len + used);
-            if !head.keep_alive {
-                close = true;
-                break;
-            }
+        // The first process this read makes runnable is run right here, on the IO thread,
+        // for one bounded batch: a reply then leaves without waking a worker (on a VM, a
+        // wake-up costs more than the whole handler). What it dispatches goes to the pool.
+        let (next, inline) = scheduler::capture_inline(&shared.scheduler, || {
+            process_buffer(&mut buf, &mut out, &mut senders, &shared, peer)
+        });
+        if let Some(task) = inline {
+            scheduler::run_inline(task);
         }
+        // Answers go out after the handler, so that its reply is not queued behind them.
         if !out.is_empty() {
             if stream.write_all(&out).await.is_err() {
                 return;
             }
             out.clear();
         }
-        if close {
-            let _ = stream.shutdown().await;
-            return;
+        match next {
+            Next::Read => {}
+            Next::Close => {
+                let _ = stream.shutdown().await;
+                return;
+            }
+            Next::Http => {
+                crate::http::serve(stream, buf, peer, shared).await;
+                return;
+            }
         }
         if buf.capacity() - buf.len() < 16 * 1024 {
             buf.reserve(64 * 1024);
@@ -80,6 +62,54 @@ pub(crate) async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<R
         match stream.read_buf(&mut buf).await {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
+        }
+    }
+}
+
+/// What a connection does after the complete requests in its buffer are handled.
+enum Next {
+    /// Read more.
+    Read,
+    /// Answer what was answered, then close (a bad request, or no keep-alive).
+    Close,
+    /// The next request is not a message: hand the connection to the HTTP server.
+    Http,
+}
+
+/// Delivers every complete message at the front of `buf`, appending the answers to `out`.
+fn process_buffer(
+    buf: &mut BytesMut,
+    out: &mut Vec<u8>,
+    senders: &mut SenderCache,
+    shared: &RtShared,
+    peer: SocketAddr,
+) -> Next {
+    loop {
+        let head = match wire::parse_head(buf, MAX_HEAD) {
+            Ok(Some(head)) => head,
+            Ok(None) => return Next::Read,
+            Err(error) => {
+                reject(out, &error);
+                return Next::Close;
+            }
+        };
+        if !wire::is_message(&head) {
+            return Next::Http;
+        }
+        let (body, used) =
+            match wire::parse_body(head.body, &buf[head.head_len..], shared.max_message_body) {
+                Ok(Some(parsed)) => parsed,
+                Ok(None) => return Next::Read,
+                Err(error) => {
+                    reject(out, &error);
+                    return Next::Close;
+                }
+            };
+        let status = deliver(shared, &head, body, senders, peer);
+        respond(out, status);
+        buf.advance(head.head_len + used);
+        if !head.keep_alive {
+            return Next::Close;
         }
     }
 }

@@ -203,7 +203,7 @@ impl Transport for Outbound {
             self.stats.sent.fetch_add(1, Ordering::Relaxed);
             state.pending.extend_from_slice(&scratch);
             state.pending_messages += 1;
-            if crate::runtime::scheduler::on_worker() {
+            if crate::runtime::scheduler::buffers_output() {
                 if !state.flush_scheduled {
                     state.flush_scheduled = true;
                     drop(state);

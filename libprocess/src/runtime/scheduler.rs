@@ -74,9 +74,63 @@ thread_local! {
     static CORE: StdCell<*const WorkerCore> = const { StdCell::new(std::ptr::null()) };
 }
 
-/// True on a worker thread of any runtime (whose loop flushes buffered output after each task).
-pub(crate) fn on_worker() -> bool {
-    CORE.with(|core| !core.get().is_null())
+/// A one-task slot on a thread outside the pool (an IO thread), open while that thread
+/// delivers messages: the first task made runnable meanwhile is kept for the thread to run
+/// itself, instead of going to the injector and waking a worker.
+struct InlineSlot {
+    scheduler: *const Scheduler,
+    task: Option<Task>,
+}
+
+thread_local! {
+    static INLINE: std::cell::RefCell<Option<InlineSlot>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's inline slot open for `scheduler`; returns what `f` returned
+/// and the task it captured, which the caller must run (`Runnable::run`).
+pub(crate) fn capture_inline<R>(scheduler: &Scheduler, f: impl FnOnce() -> R) -> (R, Option<Task>) {
+    INLINE.with(|slot| {
+        *slot.borrow_mut() = Some(InlineSlot {
+            scheduler,
+            task: None,
+        })
+    });
+    let result = f();
+    let task = INLINE
+        .with(|slot| slot.borrow_mut().take())
+        .and_then(|slot| slot.task);
+    (result, task)
+}
+
+/// Keeps `task` in this thread's open inline slot, if there is one for `scheduler` and it is
+/// empty; otherwise hands the task back.
+fn try_inline(scheduler: &Scheduler, task: Task) -> Option<Task> {
+    INLINE.with(|slot| match slot.borrow_mut().as_mut() {
+        Some(slot) if std::ptr::eq(slot.scheduler, scheduler) && slot.task.is_none() => {
+            slot.task = Some(task);
+            None
+        }
+        _ => Some(task),
+    })
+}
+
+thread_local! {
+    /// Set while a thread outside the pool runs a task it captured (see `run_inline`).
+    static RUNNING_INLINE: StdCell<bool> = const { StdCell::new(false) };
+}
+
+/// True where remote output may be buffered until the current task ends: on a worker thread
+/// of any runtime (whose loop flushes after each task), or during `run_inline`.
+pub(crate) fn buffers_output() -> bool {
+    CORE.with(|core| !core.get().is_null()) || RUNNING_INLINE.with(StdCell::get)
+}
+
+/// Runs a task captured with `capture_inline` on this thread, then flushes its output.
+pub(crate) fn run_inline(task: Task) {
+    RUNNING_INLINE.with(|r| r.set(true));
+    task.run();
+    RUNNING_INLINE.with(|r| r.set(false));
+    crate::remote::outbound::flush_thread();
 }
 
 /// Runs `f` with this thread's worker core if it belongs to `scheduler`.
@@ -160,6 +214,10 @@ impl Scheduler {
             }
             None => Some(task),
         });
+        let outside = match outside {
+            Some(task) if lifo => try_inline(self, task),
+            other => other,
+        };
         if let Some(task) = outside {
             self.injector.push(task);
             self.notify_one();
