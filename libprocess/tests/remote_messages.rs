@@ -272,3 +272,41 @@ fn filters_see_remote_messages_both_ways() {
     assert_eq!(&got(&alice)[0].2[..], b"second");
     assert_eq!(got(&bob).len(), 1);
 }
+
+#[test]
+fn relink_replaces_the_connection_without_an_exit() {
+    let rt = listening();
+    let watcher = rt.spawn(Peer::default());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let far: Upid = format!("far@{}", listener.local_addr().unwrap())
+        .parse()
+        .unwrap();
+    let f = far.clone();
+    dispatch_with(
+        &watcher,
+        move |_p: &mut Peer, ctx: &mut Context<'_, Peer>| ctx.link(&f),
+    );
+    let (mut first, _) = listener.accept().unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+
+    let f = far.clone();
+    dispatch_with(
+        &watcher,
+        move |_p: &mut Peer, ctx: &mut Context<'_, Peer>| ctx.relink(&f),
+    );
+    let (second, _) = listener.accept().unwrap();
+    // The old connection is closed by us; the linker was not told anything.
+    assert_eq!(first.read(&mut [0u8; 16]).unwrap(), 0);
+    assert!(
+        call(&watcher, |p: &mut Peer| p.exits.clone())
+            .get()
+            .unwrap()
+            .is_empty()
+    );
+
+    // The new connection is the linked one: losing it fires exited.
+    drop(second);
+    wait_until(|| call(&watcher, |p: &mut Peer| p.exits.len()).get().unwrap() == 1);
+}
