@@ -1,0 +1,170 @@
+//! What the allocator knows of one agent (upstream `Slave` in `hierarchical.hpp`): its
+//! total, what is offered or allocated on it per framework, and what is left.
+//!
+//! Invariant: `available == total - unallocated(offered_or_allocated)` (shared resources
+//! stay available however often they are offered), and `total_offered_or_allocated` is the
+//! sum of `offered_or_allocated`. An agent may be over-allocated (its total shrank under
+//! running tasks); then nothing is available.
+
+use std::collections::HashMap;
+
+use mesos_core::resources::Resources;
+use mesos_core::v0;
+use mesos_core::v0::slave_info::capability::Type as AgentCapability;
+
+use super::{AgentId, FrameworkId};
+
+/// The agent capabilities the allocator looks at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct AgentCapabilities {
+    pub(crate) multi_role: bool,
+    pub(crate) hierarchical_role: bool,
+    pub(crate) reservation_refinement: bool,
+}
+
+impl AgentCapabilities {
+    pub(crate) fn new(capabilities: &[v0::slave_info::Capability]) -> Self {
+        let mut result = AgentCapabilities::default();
+        for capability in capabilities {
+            match capability.r#type() {
+                AgentCapability::MultiRole => result.multi_role = true,
+                AgentCapability::HierarchicalRole => result.hierarchical_role = true,
+                AgentCapability::ReservationRefinement => result.reservation_refinement = true,
+                _ => {}
+            }
+        }
+        result
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Agent {
+    pub(crate) id: AgentId,
+    pub(crate) info: v0::SlaveInfo,
+    pub(crate) capabilities: AgentCapabilities,
+    /// Whether its resources are offered.
+    pub(crate) activated: bool,
+    /// Offered or allocated resources that are used by tasks (to untrack on removal).
+    pub(crate) total_allocated: Resources,
+    total: Resources,
+    offered_or_allocated: HashMap<FrameworkId, Resources>,
+    total_offered_or_allocated: Resources,
+    available: Resources,
+    shared: Resources,
+    has_gpu: bool,
+}
+
+impl Agent {
+    pub(crate) fn new(
+        id: AgentId,
+        info: v0::SlaveInfo,
+        capabilities: AgentCapabilities,
+        total: Resources,
+        used: &HashMap<FrameworkId, Resources>,
+    ) -> Self {
+        let total_used = Resources::sum(used.values());
+        let mut agent = Agent {
+            id,
+            info,
+            capabilities,
+            activated: true,
+            total_allocated: total_used.clone(),
+            shared: total.shared(),
+            has_gpu: total.gpus().unwrap_or(0.0) > 0.0,
+            total,
+            offered_or_allocated: used
+                .iter()
+                .filter(|(_, r)| !r.is_empty())
+                .map(|(f, r)| (f.clone(), r.clone()))
+                .collect(),
+            total_offered_or_allocated: total_used,
+            available: Resources::new(),
+        };
+        agent.update_available();
+        agent
+    }
+
+    pub(crate) fn total(&self) -> &Resources {
+        &self.total
+    }
+
+    pub(crate) fn available(&self) -> &Resources {
+        &self.available
+    }
+
+    pub(crate) fn has_gpu(&self) -> bool {
+        self.has_gpu
+    }
+
+    pub(crate) fn has_shared(&self) -> bool {
+        !self.shared.is_empty()
+    }
+
+    pub(crate) fn offered_or_allocated(&self) -> &HashMap<FrameworkId, Resources> {
+        &self.offered_or_allocated
+    }
+
+    pub(crate) fn total_offered_or_allocated(&self) -> &Resources {
+        &self.total_offered_or_allocated
+    }
+
+    pub(crate) fn update_total(&mut self, total: Resources) {
+        self.shared = total.shared();
+        self.has_gpu = total.gpus().unwrap_or(0.0) > 0.0;
+        self.total = total;
+        self.update_available();
+    }
+
+    /// `resources` offered to or allocated by `framework` came back. Returns false, and
+    /// changes nothing, if they are not offered or allocated to it (a bug of the caller).
+    #[must_use]
+    pub(crate) fn increase_available(
+        &mut self,
+        framework: &FrameworkId,
+        resources: &Resources,
+    ) -> bool {
+        if resources.is_empty() {
+            return true;
+        }
+        let Some(held) = self.offered_or_allocated.get_mut(framework) else {
+            return false;
+        };
+        if !held.contains(resources) {
+            return false;
+        }
+        *held -= resources;
+        if held.is_empty() {
+            self.offered_or_allocated.remove(framework);
+        }
+        self.total_offered_or_allocated -= resources;
+        self.update_available();
+        true
+    }
+
+    /// `resources` were offered to (or are used by) `framework`.
+    pub(crate) fn decrease_available(&mut self, framework: &FrameworkId, resources: &Resources) {
+        if resources.is_empty() {
+            return;
+        }
+        match self.offered_or_allocated.get_mut(framework) {
+            Some(held) => *held += resources,
+            None => {
+                self.offered_or_allocated
+                    .insert(framework.clone(), resources.clone());
+            }
+        }
+        self.total_offered_or_allocated += resources;
+        self.update_available();
+    }
+
+    fn update_available(&mut self) {
+        let mut used = self.total_offered_or_allocated.clone();
+        used.unallocate();
+        self.available = if self.shared.is_empty() {
+            &self.total - &used
+        } else {
+            // Shared resources stay available however often they are offered.
+            (self.total.non_shared() - used.non_shared()) + &self.shared
+        };
+    }
+}
