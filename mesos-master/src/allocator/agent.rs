@@ -1,10 +1,11 @@
 //! What the allocator knows of one agent (upstream `Slave` in `hierarchical.hpp`): its
 //! total, what is offered or allocated on it per framework, and what is left.
 //!
-//! Invariant: `available == total - unallocated(offered_or_allocated)` (shared resources
-//! stay available however often they are offered), and `total_offered_or_allocated` is the
-//! sum of `offered_or_allocated`. An agent may be over-allocated (its total shrank under
-//! running tasks); then nothing is available.
+//! Invariant: `available == total - unallocated(sum of offered_or_allocated)` (shared
+//! resources stay available however often they are offered). An agent may be
+//! over-allocated (its total shrank under running tasks); then nothing is available.
+//! `available` is recomputed when resources come back or the total changes, and shrinks
+//! in place when an allocation run offers part of it (the hot path).
 
 use std::collections::HashMap;
 
@@ -48,7 +49,6 @@ pub(crate) struct Agent {
     pub(crate) total_allocated: Resources,
     total: Resources,
     offered_or_allocated: HashMap<FrameworkId, Resources>,
-    total_offered_or_allocated: Resources,
     available: Resources,
     shared: Resources,
     has_gpu: bool,
@@ -62,13 +62,12 @@ impl Agent {
         total: Resources,
         used: &HashMap<FrameworkId, Resources>,
     ) -> Self {
-        let total_used = Resources::sum(used.values());
         let mut agent = Agent {
             id,
             info,
             capabilities,
             activated: true,
-            total_allocated: total_used.clone(),
+            total_allocated: Resources::sum(used.values()),
             shared: total.shared(),
             has_gpu: total.gpus().unwrap_or(0.0) > 0.0,
             total,
@@ -77,7 +76,6 @@ impl Agent {
                 .filter(|(_, r)| !r.is_empty())
                 .map(|(f, r)| (f.clone(), r.clone()))
                 .collect(),
-            total_offered_or_allocated: total_used,
             available: Resources::new(),
         };
         agent.update_available();
@@ -104,8 +102,9 @@ impl Agent {
         &self.offered_or_allocated
     }
 
-    pub(crate) fn total_offered_or_allocated(&self) -> &Resources {
-        &self.total_offered_or_allocated
+    /// Everything offered or allocated on the agent.
+    pub(crate) fn total_offered_or_allocated(&self) -> Resources {
+        Resources::sum(self.offered_or_allocated.values())
     }
 
     pub(crate) fn update_total(&mut self, total: Resources) {
@@ -136,16 +135,50 @@ impl Agent {
         if held.is_empty() {
             self.offered_or_allocated.remove(framework);
         }
-        self.total_offered_or_allocated -= resources;
         self.update_available();
         true
     }
 
-    /// `resources` were offered to (or are used by) `framework`.
+    /// `resources` are now offered to (or used by) `framework`.
     pub(crate) fn decrease_available(&mut self, framework: &FrameworkId, resources: &Resources) {
         if resources.is_empty() {
             return;
         }
+        self.hold(framework, resources);
+        self.update_available();
+    }
+
+    /// An allocation run offers all the available resources to `framework`, for `role`:
+    /// they move into the offer (so marking them allocated copies nothing) and nothing is
+    /// left. Not for agents with shared resources, which stay available.
+    pub(crate) fn offer_all(&mut self, framework: &FrameworkId, role: &str) -> Resources {
+        debug_assert!(!self.has_shared());
+        let mut offer = std::mem::take(&mut self.available);
+        offer.allocate(role);
+        self.hold(framework, &offer);
+        debug_assert_eq!(self.computed_available(), Resources::new());
+        offer
+    }
+
+    /// An allocation run offered `offer` to `framework`: `taken` (the same resources
+    /// without allocation info) out of the available ones, which shrink by it rather than
+    /// being recomputed.
+    pub(crate) fn offer_part(
+        &mut self,
+        framework: &FrameworkId,
+        offer: &Resources,
+        taken: &Resources,
+    ) {
+        self.hold(framework, offer);
+        if self.has_shared() {
+            self.update_available();
+        } else {
+            self.available -= taken;
+        }
+        debug_assert_eq!(self.available, self.computed_available());
+    }
+
+    fn hold(&mut self, framework: &FrameworkId, resources: &Resources) {
         match self.offered_or_allocated.get_mut(framework) {
             Some(held) => *held += resources,
             None => {
@@ -153,18 +186,20 @@ impl Agent {
                     .insert(framework.clone(), resources.clone());
             }
         }
-        self.total_offered_or_allocated += resources;
-        self.update_available();
     }
 
     fn update_available(&mut self) {
-        let mut used = self.total_offered_or_allocated.clone();
+        self.available = self.computed_available();
+    }
+
+    fn computed_available(&self) -> Resources {
+        let mut used = self.total_offered_or_allocated();
         used.unallocate();
-        self.available = if self.shared.is_empty() {
+        if self.shared.is_empty() {
             &self.total - &used
         } else {
             // Shared resources stay available however often they are offered.
             (self.total.non_shared() - used.non_shared()) + &self.shared
-        };
+        }
     }
 }

@@ -12,6 +12,11 @@
 //! towards the back. Everything else (removals, recovered resources, new totals, weights)
 //! marks the order stale and the next read rebuilds it from [`Sorter::sort`].
 //!
+//! The sorter itself is left unsorted meanwhile: after each rebuild the wrapper
+//! re-initializes it with the same option, which marks its tree for a full re-sort at the
+//! next `sort()`, so that its `allocated` only does the bookkeeping and skips its own
+//! linear move of the client.
+//!
 //! Invariant: when not stale, `order` lists the sorter's active clients exactly as
 //! `sorter.sort()` would (checked after every incremental move in debug builds).
 
@@ -43,6 +48,8 @@ struct Client {
 #[derive(Debug)]
 pub(crate) struct SortedClients<K, A> {
     sorter: DrfSorter<A>,
+    /// The sorter's option, to re-initialize it with (see [`SortedClients::refresh`]).
+    fairness_exclude: Option<BTreeSet<String>>,
     clients: foldhash::HashMap<K, Client>,
     by_name: foldhash::HashMap<String, K>,
     order: Vec<Slot<K>>,
@@ -59,9 +66,10 @@ where
     /// An empty sorter; `fairness_exclude` names resources left out of shares.
     pub(crate) fn new(fairness_exclude: Option<BTreeSet<String>>) -> Self {
         let mut sorter = DrfSorter::new();
-        sorter.initialize(fairness_exclude);
+        sorter.initialize(fairness_exclude.clone());
         SortedClients {
             sorter,
+            fairness_exclude,
             clients: foldhash::HashMap::default(),
             by_name: foldhash::HashMap::default(),
             order: Vec::new(),
@@ -245,6 +253,15 @@ where
             });
         }
         self.stale = false;
+        self.defer_sorting();
+    }
+
+    /// Re-initializing the sorter with the same option changes nothing but marks its
+    /// tree for a full re-sort at the next `sort()` (see mesos-core's `DrfSorter`); until
+    /// then its `allocated` skips moving the client among its siblings (a linear walk),
+    /// since this wrapper keeps the order itself.
+    fn defer_sorting(&mut self) {
+        self.sorter.initialize(self.fairness_exclude.clone());
     }
 
     #[cfg(debug_assertions)]
@@ -252,6 +269,7 @@ where
         let expected = self.sorter.sort();
         let actual: Vec<&str> = self.order.iter().map(|s| self.name(s.key)).collect();
         assert_eq!(actual, expected, "incremental DRF order diverged");
+        self.defer_sorting();
     }
 
     #[cfg(not(debug_assertions))]

@@ -13,9 +13,9 @@
 //! in place (no copy, no string), and what the agent offers the role (its available
 //! resources, their quantities) is computed once per agent and role, not per framework.
 
-use mesos_core::resources::resource;
-use mesos_core::resources::{ResourceQuantities, Resources};
+use mesos_core::resources::{Quantity, ResourceQuantities, Resources, resource, values};
 use mesos_core::sorter::SplitMix64;
+use mesos_core::v0::value;
 use tracing::trace;
 
 use super::{
@@ -29,8 +29,8 @@ struct RoleView {
     /// Available resources allocatable to the role (shared ones already offered in this
     /// run left out).
     available: Resources,
-    /// Their quantities, for the minimum allocatable check.
-    quantities: ResourceQuantities,
+    /// Whether that is all of the agent's available resources.
+    whole: bool,
     /// Whether some of them need a capability (shared, revocable, refined reservations).
     needs_capabilities: bool,
 }
@@ -47,18 +47,44 @@ impl RoleView {
                 || resource::has_refined_reservations(r)
         });
         RoleView {
-            quantities: ResourceQuantities::from_resources(&available),
+            whole: offered_shared.is_empty() && available.len() == agent.available().len(),
             available,
             needs_capabilities,
         }
     }
 }
 
-/// Whether resources of these quantities make an offer: they contain one of `minimums`
-/// (any non-empty resources if there are none).
-fn allocatable(quantities: &ResourceQuantities, minimums: &[ResourceQuantities]) -> bool {
-    !quantities.is_empty()
-        && (minimums.is_empty() || minimums.iter().any(|m| quantities.contains(m)))
+/// The quantity of `name` in `resources`: scalars by value, ranges by number of
+/// elements, sets by number of items (as `ResourceQuantities::from_resources`).
+fn quantity_of(resources: &Resources, name: &str) -> Quantity {
+    let mut total = Quantity::ZERO;
+    for r in resources.iter().filter(|r| r.name == name) {
+        total = total
+            + match resource::value_type(r) {
+                Some(value::Type::Scalar) => resource::scalar_of(r),
+                Some(value::Type::Ranges) => {
+                    let n = values::count(r.ranges.as_ref().map_or(&[][..], |x| &x.range));
+                    Quantity::from_units(i64::try_from(n).unwrap_or(i64::MAX / 1000))
+                }
+                Some(value::Type::Set) => Quantity::from_units(
+                    r.set
+                        .as_ref()
+                        .map_or(0, |s| i64::try_from(s.item.len()).unwrap_or(0)),
+                ),
+                _ => Quantity::ZERO,
+            };
+    }
+    total
+}
+
+/// Whether resources make an offer: they are not empty and contain one of `minimums`
+/// (upstream `allocatable`). Reads the resources in place: no quantities are built.
+fn allocatable(resources: &Resources, minimums: &[ResourceQuantities]) -> bool {
+    !resources.is_empty()
+        && (minimums.is_empty()
+            || minimums
+                .iter()
+                .any(|m| m.iter().all(|(name, q)| quantity_of(resources, name) >= q)))
 }
 
 /// The resources a framework without some capabilities may not be offered are removed
@@ -94,7 +120,7 @@ impl HierarchicalAllocatorProcess {
             .min_allocatable
             .get(role)
             .unwrap_or(&self.options.min_allocatable_resources);
-        if !allocatable(&view.quantities, minimums) {
+        if !allocatable(&view.available, minimums) {
             return None;
         }
         // Agents with GPUs only go to frameworks that can use them (MESOS-5634).
@@ -106,7 +132,7 @@ impl HierarchicalAllocatorProcess {
         }
         let offer = if view.needs_capabilities {
             let stripped = strip_incapable(&view.available, framework.capabilities);
-            if !allocatable(&ResourceQuantities::from_resources(&stripped), minimums) {
+            if !allocatable(&stripped, minimums) {
                 return None;
             }
             stripped
@@ -206,15 +232,34 @@ impl HierarchicalAllocatorProcess {
                     }
                     let framework = &self.frameworks[framework_key.0];
                     let agent = &self.agents[agent_key.0];
-                    let Some(mut offer) =
+                    let Some(taken) =
                         self.offer_for(framework, agent_key, agent, &role_name, &view)
                     else {
                         position += 1;
                         continue;
                     };
-                    offer.allocate(&role_name);
-                    trace!(framework_id = %framework.id, agent_id = %agent.id, role = %role_name, %offer, "offering");
                     let framework_id = framework.id.clone();
+                    let recorded = super::for_sorter(&taken);
+                    let whole =
+                        view.whole && taken.len() == view.available.len() && !agent.has_shared();
+                    let agent = &mut self.agents[agent_key.0];
+                    let offer = if whole {
+                        // The framework takes everything: the agent's resources move into
+                        // the offer, which then holds the only references to them.
+                        drop(taken);
+                        view.available = Resources::new();
+                        agent.offer_all(&framework_id, &role_name)
+                    } else {
+                        let mut offer = taken.clone();
+                        offer.allocate(&role_name);
+                        if agent.has_shared() {
+                            offered_shared += offer.shared();
+                        }
+                        agent.offer_part(&framework_id, &offer, &taken);
+                        offer
+                    };
+                    let agent = &self.agents[agent_key.0];
+                    trace!(%framework_id, agent_id = %agent.id, role = %role_name, %offer, "offering");
 
                     let by_role = offers.entry(framework_key).or_default();
                     let by_agent = match by_role.get_mut(&role_name) {
@@ -224,28 +269,32 @@ impl HierarchicalAllocatorProcess {
                     match by_agent.get_mut(&agent.id) {
                         Some(resources) => *resources += &offer,
                         None => {
-                            by_agent.insert(agent.id.clone(), offer.clone());
+                            by_agent.insert(agent.id.clone(), offer);
                         }
                     }
                     made += 1;
 
-                    let agent = &mut self.agents[agent_key.0];
-                    if agent.has_shared() {
-                        offered_shared += offer.shared();
-                    }
-                    agent.decrease_available(&framework_id, &offer);
                     let sorter = &mut self.roles[role_key.0].sorter;
-                    if in_place {
-                        sorter.allocated_at(position, &agent_key, &offer);
+                    if recorded.is_empty() {
+                        // Nothing the sorters count (e.g. only ports): the order stays.
+                        position += 1;
+                    } else if in_place {
+                        sorter.allocated_at(position, &agent_key, &recorded);
                     } else {
-                        sorter.allocated(framework_key, &agent_key, &offer);
+                        sorter.allocated(framework_key, &agent_key, &recorded);
                         position += 1;
                     }
-                    self.role_sorter
-                        .allocated_find(role_key, &agent_key, &offer);
+                    if !recorded.is_empty() {
+                        self.role_sorter
+                            .allocated_find(role_key, &agent_key, &recorded);
+                    }
                     offered_here.push(framework_key);
 
-                    view = RoleView::new(&self.agents[agent_key.0], &role_name, &offered_shared);
+                    let agent = &self.agents[agent_key.0];
+                    if agent.available().is_empty() {
+                        break;
+                    }
+                    view = RoleView::new(agent, &role_name, &offered_shared);
                     if view.available.is_empty() {
                         break;
                     }
