@@ -59,20 +59,19 @@ impl RoleView {
 fn quantity_of(resources: &Resources, name: &str) -> Quantity {
     let mut total = Quantity::ZERO;
     for r in resources.iter().filter(|r| r.name == name) {
-        total = total
-            + match resource::value_type(r) {
-                Some(value::Type::Scalar) => resource::scalar_of(r),
-                Some(value::Type::Ranges) => {
-                    let n = values::count(r.ranges.as_ref().map_or(&[][..], |x| &x.range));
-                    Quantity::from_units(i64::try_from(n).unwrap_or(i64::MAX / 1000))
-                }
-                Some(value::Type::Set) => Quantity::from_units(
-                    r.set
-                        .as_ref()
-                        .map_or(0, |s| i64::try_from(s.item.len()).unwrap_or(0)),
-                ),
-                _ => Quantity::ZERO,
-            };
+        total += match resource::value_type(r) {
+            Some(value::Type::Scalar) => resource::scalar_of(r),
+            Some(value::Type::Ranges) => {
+                let n = values::count(r.ranges.as_ref().map_or(&[][..], |x| &x.range));
+                Quantity::from_units(i64::try_from(n).unwrap_or(i64::MAX / 1000))
+            }
+            Some(value::Type::Set) => Quantity::from_units(
+                r.set
+                    .as_ref()
+                    .map_or(0, |s| i64::try_from(s.item.len()).unwrap_or(0)),
+            ),
+            _ => Quantity::ZERO,
+        };
     }
     total
 }
