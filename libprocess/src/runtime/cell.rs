@@ -74,6 +74,8 @@ pub(crate) struct Owner<P: Process> {
 pub(crate) struct Cell<P: Process> {
     pub(crate) upid: Upid,
     pub(crate) rt: Arc<RtShared>,
+    /// The hash of the id in the runtime's registry.
+    registry_hash: u64,
     mailbox: Mutex<Mailbox<P>>,
     /// Set by an injected terminate: the runner drops what it holds and terminates next.
     /// (A terminate without inject needs no flag: the process terminates once the events
@@ -96,10 +98,11 @@ enum Next {
 }
 
 impl<P: Process> Cell<P> {
-    pub(crate) fn new(upid: Upid, rt: Arc<RtShared>, state: P) -> Arc<Self> {
+    pub(crate) fn new(upid: Upid, rt: Arc<RtShared>, registry_hash: u64, state: P) -> Arc<Self> {
         Arc::new(Cell {
             upid,
             rt,
+            registry_hash,
             mailbox: Mutex::new(Mailbox {
                 queue: VecDeque::new(),
                 scheduled: true,
@@ -274,7 +277,9 @@ impl<P: Process> Cell<P> {
     /// linkers and wakes its waiters.
     fn cleanup(self: &Arc<Self>, owner: &mut Owner<P>) {
         // Unregister first: once `wait` can see `Terminated`, the process must be gone.
-        self.rt.registry.remove(&self.upid);
+        self.rt
+            .registry
+            .remove(self.registry_hash, Arc::as_ptr(self) as *const ());
         let (queue, linkers, terminated) = {
             let mut mailbox = self.mailbox.lock();
             mailbox.status = Status::Terminated;

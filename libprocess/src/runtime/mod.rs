@@ -145,8 +145,9 @@ impl RtShared {
             return Err(SpawnError::InvalidId(id.to_string()));
         }
         let upid = Upid::new(id, self.address);
-        let cell = Cell::new(upid, self.clone(), process);
-        if !self.registry.insert(cell.clone()) {
+        let hash = self.registry.hash(id);
+        let cell = Cell::new(upid, self.clone(), hash, process);
+        if !self.registry.insert(hash, cell.clone()) {
             return Err(SpawnError::DuplicateId(cell.upid.id().to_string()));
         }
         // The cell starts out scheduled: its first run calls `initialize`.

@@ -2,45 +2,34 @@
 //!
 //! Sharded so that spawning and terminating from several workers do not contend on one lock.
 
-use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
-
-use foldhash::fast::RandomState;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use foldhash::fast::RandomState;
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry as TableEntry;
 use parking_lot::Mutex;
 
-use crate::pid::Upid;
 use crate::runtime::cell::AnyCell;
 
 const SHARDS: usize = 16;
 
-/// A registry key: a `Upid` compared and hashed by its id alone.
-struct Key(Upid);
+/// A live process and the hash of its id (kept so that removal neither rehashes nor compares
+/// strings: it finds the entry by hash and compares cell pointers).
+struct Entry {
+    hash: u64,
+    cell: Arc<dyn AnyCell>,
+}
 
-impl PartialEq for Key {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.id() == other.0.id()
+impl Entry {
+    fn is(&self, cell: *const ()) -> bool {
+        std::ptr::eq(Arc::as_ptr(&self.cell) as *const (), cell)
     }
 }
 
-impl Eq for Key {}
-
-impl Hash for Key {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.id().hash(state)
-    }
-}
-
-impl Borrow<str> for Key {
-    fn borrow(&self) -> &str {
-        self.0.id()
-    }
-}
-
-type Shard = Mutex<HashMap<Key, Arc<dyn AnyCell>, RandomState>>;
+type Shard = Mutex<HashTable<Entry>>;
 
 pub(crate) struct Registry {
     hasher: RandomState,
@@ -51,34 +40,46 @@ impl Registry {
     pub(crate) fn new() -> Self {
         Registry {
             hasher: RandomState::default(),
-            shards: (0..SHARDS)
-                .map(|_| Mutex::new(HashMap::with_hasher(RandomState::default())))
-                .collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashTable::new())).collect(),
         }
     }
 
-    fn shard(&self, id: &str) -> &Shard {
-        let hash = self.hasher.hash_one(id);
-        &self.shards[(hash as usize) % SHARDS]
+    /// The hash under which a process with this id is registered.
+    pub(crate) fn hash(&self, id: &str) -> u64 {
+        self.hasher.hash_one(id)
     }
 
-    /// Adds a process; false if its id is taken.
-    pub(crate) fn insert(&self, cell: Arc<dyn AnyCell>) -> bool {
-        let upid = cell.upid().clone();
-        let mut shard = self.shard(upid.id()).lock();
-        if shard.contains_key(upid.id()) {
-            return false;
+    fn shard(&self, hash: u64) -> &Shard {
+        &self.shards[(hash >> 7) as usize % SHARDS]
+    }
+
+    /// Adds a process whose id hashes to `hash`; false if its id is taken.
+    pub(crate) fn insert(&self, hash: u64, cell: Arc<dyn AnyCell>) -> bool {
+        let mut shard = self.shard(hash).lock();
+        let entry = shard.entry(hash, |e| e.cell.upid().id() == cell.upid().id(), |e| e.hash);
+        match entry {
+            TableEntry::Occupied(_) => false,
+            TableEntry::Vacant(vacant) => {
+                vacant.insert(Entry { hash, cell });
+                true
+            }
         }
-        shard.insert(Key(upid), cell);
-        true
     }
 
-    pub(crate) fn remove(&self, upid: &Upid) {
-        self.shard(upid.id()).lock().remove(upid.id());
+    /// Removes the process `cell` (a pointer to it), registered under `hash`.
+    pub(crate) fn remove(&self, hash: u64, cell: *const ()) {
+        let mut shard = self.shard(hash).lock();
+        if let Ok(entry) = shard.find_entry(hash, |e| e.is(cell)) {
+            entry.remove();
+        }
     }
 
     pub(crate) fn get(&self, id: &str) -> Option<Arc<dyn AnyCell>> {
-        self.shard(id).lock().get(id).cloned()
+        let hash = self.hash(id);
+        self.shard(hash)
+            .lock()
+            .find(hash, |e| e.cell.upid().id() == id)
+            .map(|e| e.cell.clone())
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -88,7 +89,7 @@ impl Registry {
     pub(crate) fn all(&self) -> Vec<Arc<dyn AnyCell>> {
         self.shards
             .iter()
-            .flat_map(|s| s.lock().values().cloned().collect::<Vec<_>>())
+            .flat_map(|s| s.lock().iter().map(|e| e.cell.clone()).collect::<Vec<_>>())
             .collect()
     }
 }
