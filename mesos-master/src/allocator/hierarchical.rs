@@ -344,18 +344,11 @@ fn refuse_timeout(filters: &v0::Filters) -> Duration {
     }
 }
 
-/// What the sorters record of offered or allocated resources: their scalar quantities,
-/// which is all a share needs (the agents keep the resources themselves), with shared
-/// resources kept as they are so that copies offered twice count once. Recording
-/// quantities rather than whole resources (roles, reservations, port ranges) makes each
-/// sorter update several times cheaper.
+/// What the sorters record of offered or allocated resources: their scalar resources,
+/// which is all a share needs (the agents keep the rest). Leaving port ranges and sets
+/// out makes each sorter update cheaper.
 pub(crate) fn for_sorter(resources: &Resources) -> Resources {
-    let shared = resources.shared();
-    if shared.is_empty() {
-        resources.create_stripped_scalar_quantity()
-    } else {
-        resources.non_shared().create_stripped_scalar_quantity() + shared.scalars()
-    }
+    resources.scalars()
 }
 
 /// Declined resources a framework does not want offered again on an agent, for a role,

@@ -238,7 +238,6 @@ impl HierarchicalAllocatorProcess {
                         continue;
                     };
                     let framework_id = framework.id.clone();
-                    let recorded = super::for_sorter(&taken);
                     let whole =
                         view.whole && taken.len() == view.available.len() && !agent.has_shared();
                     let agent = &mut self.agents[agent_key.0];
@@ -257,6 +256,7 @@ impl HierarchicalAllocatorProcess {
                         agent.offer_part(&framework_id, &offer, &taken);
                         offer
                     };
+                    let recorded = super::for_sorter(&offer);
                     let agent = &self.agents[agent_key.0];
                     trace!(%framework_id, agent_id = %agent.id, role = %role_name, %offer, "offering");
 
