@@ -48,7 +48,7 @@ pub(crate) struct Agent {
     /// Offered or allocated resources that are used by tasks (to untrack on removal).
     pub(crate) total_allocated: Resources,
     total: Resources,
-    offered_or_allocated: HashMap<FrameworkId, Resources>,
+    offered_or_allocated: foldhash::HashMap<FrameworkId, Resources>,
     available: Resources,
     shared: Resources,
     has_gpu: bool,
@@ -98,7 +98,7 @@ impl Agent {
         !self.shared.is_empty()
     }
 
-    pub(crate) fn offered_or_allocated(&self) -> &HashMap<FrameworkId, Resources> {
+    pub(crate) fn offered_or_allocated(&self) -> &foldhash::HashMap<FrameworkId, Resources> {
         &self.offered_or_allocated
     }
 

@@ -408,7 +408,7 @@ impl Framework {
 /// A role with at least one tracked framework.
 #[derive(Debug)]
 struct Role {
-    name: String,
+    name: std::sync::Arc<str>,
     /// Frameworks subscribed to the role or holding resources allocated to it.
     frameworks: foldhash::HashSet<FrameworkKey>,
     /// Orders those frameworks (their allocations within the role).
@@ -1254,7 +1254,7 @@ impl HierarchicalAllocatorProcess {
         for (key, role) in &self.roles {
             metrics
                 .dominant_shares
-                .insert(role.name.clone(), self.role_sorter.share(RoleKey(key)));
+                .insert(role.name.to_string(), self.role_sorter.share(RoleKey(key)));
         }
         metrics
     }
@@ -1276,7 +1276,7 @@ impl HierarchicalAllocatorProcess {
                     );
                 }
                 let key = RoleKey(self.roles.insert(Role {
-                    name: role.to_owned(),
+                    name: role.into(),
                     frameworks: Default::default(),
                     sorter,
                 }));
@@ -1306,7 +1306,7 @@ impl HierarchicalAllocatorProcess {
         if role.frameworks.is_empty() {
             self.role_sorter.remove(key);
             let role = self.roles.remove(key.0);
-            self.role_keys.remove(&role.name);
+            self.role_keys.remove(&*role.name);
         }
         true
     }

@@ -13,6 +13,9 @@
 //! in place (no copy, no string), and what the agent offers the role (its available
 //! resources, their quantities) is computed once per agent and role, not per framework.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use mesos_core::resources::{Quantity, ResourceQuantities, Resources, resource, values};
 use mesos_core::sorter::SplitMix64;
 use mesos_core::v0::value;
@@ -26,30 +29,50 @@ use crate::allocator::agent::Agent;
 
 /// What an agent can offer one role now.
 struct RoleView {
-    /// Available resources allocatable to the role (shared ones already offered in this
-    /// run left out).
-    available: Resources,
-    /// Whether that is all of the agent's available resources.
+    /// Whether that is all of the agent's available resources (the usual case: no
+    /// reservations for other roles, no shared resources offered already).
     whole: bool,
+    /// Otherwise, the available resources allocatable to the role (shared ones already
+    /// offered in this run left out).
+    part: Resources,
     /// Whether some of them need a capability (shared, revocable, refined reservations).
     needs_capabilities: bool,
 }
 
 impl RoleView {
     fn new(agent: &Agent, role: &str, offered_shared: &Resources) -> RoleView {
-        let mut available = agent.available().allocatable_to(role);
-        if !offered_shared.is_empty() {
-            available -= offered_shared;
-        }
-        let needs_capabilities = available.iter().any(|r| {
+        let available = agent.available();
+        let whole = offered_shared.is_empty()
+            && available
+                .iter()
+                .all(|r| resource::is_allocatable_to(r, role));
+        let part = if whole {
+            Resources::new()
+        } else {
+            let mut part = available.allocatable_to(role);
+            if !offered_shared.is_empty() {
+                part -= offered_shared;
+            }
+            part
+        };
+        let mut view = RoleView {
+            whole,
+            part,
+            needs_capabilities: false,
+        };
+        view.needs_capabilities = view.available(agent).iter().any(|r| {
             resource::is_shared(r)
                 || resource::is_revocable(r)
                 || resource::has_refined_reservations(r)
         });
-        RoleView {
-            whole: offered_shared.is_empty() && available.len() == agent.available().len(),
-            available,
-            needs_capabilities,
+        view
+    }
+
+    fn available<'a>(&'a self, agent: &'a Agent) -> &'a Resources {
+        if self.whole {
+            agent.available()
+        } else {
+            &self.part
         }
     }
 }
@@ -119,7 +142,8 @@ impl HierarchicalAllocatorProcess {
             .min_allocatable
             .get(role)
             .unwrap_or(&self.options.min_allocatable_resources);
-        if !allocatable(&view.available, minimums) {
+        let available = view.available(agent);
+        if !allocatable(available, minimums) {
             return None;
         }
         // Agents with GPUs only go to frameworks that can use them (MESOS-5634).
@@ -130,13 +154,13 @@ impl HierarchicalAllocatorProcess {
             return None;
         }
         let offer = if view.needs_capabilities {
-            let stripped = strip_incapable(&view.available, framework.capabilities);
+            let stripped = strip_incapable(available, framework.capabilities);
             if !allocatable(&stripped, minimums) {
                 return None;
             }
             stripped
         } else {
-            view.available.clone()
+            available.clone()
         };
         // A MULTI_ROLE framework gets nothing from an agent that is not; a hierarchical
         // role nothing from an agent that does not know hierarchical roles.
@@ -203,7 +227,7 @@ impl HierarchicalAllocatorProcess {
                 let role_name = self.roles[role_key.0].name.clone();
                 let mut view =
                     RoleView::new(&self.agents[agent_key.0], &role_name, &offered_shared);
-                if view.available.is_empty() {
+                if view.available(&self.agents[agent_key.0]).is_empty() {
                     continue;
                 }
                 // A flat framework sorter keeps its order current as we allocate: the
@@ -237,38 +261,40 @@ impl HierarchicalAllocatorProcess {
                         position += 1;
                         continue;
                     };
-                    let framework_id = framework.id.clone();
                     let whole =
-                        view.whole && taken.len() == view.available.len() && !agent.has_shared();
+                        view.whole && taken.len() == agent.available().len() && !agent.has_shared();
+                    let framework_id = &self.frameworks[framework_key.0].id;
                     let agent = &mut self.agents[agent_key.0];
                     let offer = if whole {
                         // The framework takes everything: the agent's resources move into
                         // the offer, which then holds the only references to them.
                         drop(taken);
-                        view.available = Resources::new();
-                        agent.offer_all(&framework_id, &role_name)
+                        agent.offer_all(framework_id, &role_name)
                     } else {
                         let mut offer = taken.clone();
                         offer.allocate(&role_name);
                         if agent.has_shared() {
                             offered_shared += offer.shared();
                         }
-                        agent.offer_part(&framework_id, &offer, &taken);
+                        agent.offer_part(framework_id, &offer, &taken);
                         offer
                     };
                     let recorded = super::for_sorter(&offer);
                     let agent = &self.agents[agent_key.0];
                     trace!(%framework_id, agent_id = %agent.id, role = %role_name, %offer, "offering");
 
-                    let by_role = offers.entry(framework_key).or_default();
-                    let by_agent = match by_role.get_mut(&role_name) {
-                        Some(by_agent) => by_agent,
-                        None => by_role.entry(role_name.clone()).or_default(),
+                    let by_agent = match offers
+                        .entry(framework_key)
+                        .or_default()
+                        .entry(role_name.to_string())
+                    {
+                        Entry::Occupied(entry) => entry.into_mut(),
+                        Entry::Vacant(entry) => entry.insert(HashMap::new()),
                     };
-                    match by_agent.get_mut(&agent.id) {
-                        Some(resources) => *resources += &offer,
-                        None => {
-                            by_agent.insert(agent.id.clone(), offer);
+                    match by_agent.entry(agent.id.clone()) {
+                        Entry::Occupied(mut entry) => *entry.get_mut() += &offer,
+                        Entry::Vacant(entry) => {
+                            entry.insert(offer);
                         }
                     }
                     made += 1;
@@ -294,7 +320,7 @@ impl HierarchicalAllocatorProcess {
                         break;
                     }
                     view = RoleView::new(agent, &role_name, &offered_shared);
-                    if view.available.is_empty() {
+                    if view.available(agent).is_empty() {
                         break;
                     }
                 }
