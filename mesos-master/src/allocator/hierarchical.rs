@@ -636,8 +636,8 @@ impl HierarchicalAllocatorProcess {
 
         // The agents know what the framework uses already; the sorters learn it here.
         for (agent_id, resources) in &used {
-            if let Some(&agent) = self.agent_keys.get(agent_id) {
-                self.track_allocated(agent, key, resources);
+            if self.agent_keys.contains_key(agent_id) {
+                self.track_allocated(key, resources);
             }
         }
 
@@ -667,7 +667,7 @@ impl HierarchicalAllocatorProcess {
             })
             .collect();
         for (agent, resources) in held {
-            self.untrack_allocated(agent, key, &resources);
+            self.untrack_allocated(key, &resources);
             let recovered = self.agents[agent.0].increase_available(&id, &resources);
             debug_assert!(recovered, "an agent's own record of the framework");
         }
@@ -888,7 +888,7 @@ impl HierarchicalAllocatorProcess {
         // What frameworks not yet added use is tracked when they are added.
         for (framework_id, resources) in &used {
             if let Some(&framework) = self.framework_keys.get(framework_id) {
-                self.track_allocated(key, framework, resources);
+                self.track_allocated(framework, resources);
             }
         }
 
@@ -910,12 +910,12 @@ impl HierarchicalAllocatorProcess {
             .collect();
         for (framework_id, resources) in held {
             if let Some(&framework) = self.framework_keys.get(&framework_id) {
-                self.untrack_allocated(key, framework, &resources);
+                self.untrack_allocated(framework, &resources);
             }
         }
-        self.role_sorter.remove_agent(&key);
+        self.role_sorter.remove_agent(key);
         for (_, role) in &mut self.roles {
-            role.sorter.remove_agent(&key);
+            role.sorter.remove_agent(key);
         }
         let agent = self.agents.remove(key.0);
         self.total_scalar_quantities -= &ResourceQuantities::from_scalar_resources(agent.total());
@@ -989,10 +989,10 @@ impl HierarchicalAllocatorProcess {
         agent.update_total(total);
         self.total_scalar_quantities -= &old;
         self.total_scalar_quantities += &new;
-        self.role_sorter.remove_agent(&key);
+        self.role_sorter.remove_agent(key);
         self.role_sorter.add_agent(key, new.clone());
         for (_, role) in &mut self.roles {
-            role.sorter.remove_agent(&key);
+            role.sorter.remove_agent(key);
             role.sorter.add_agent(key, new.clone());
         }
         true
@@ -1053,16 +1053,12 @@ impl HierarchicalAllocatorProcess {
         let (old, new) = (for_sorter(&offered), for_sorter(&updated));
         if old.is_empty() {
             if !new.is_empty() {
-                self.roles[role_key.0]
-                    .sorter
-                    .allocated(framework, &agent, &new);
-                self.role_sorter.allocated(role_key, &agent, &new);
+                self.roles[role_key.0].sorter.allocated(framework, &new);
+                self.role_sorter.allocated(role_key, &new);
             }
         } else {
-            self.roles[role_key.0]
-                .sorter
-                .update(framework, &agent, &old, &new);
-            self.role_sorter.update(role_key, &agent, &old, &new);
+            self.roles[role_key.0].sorter.update(framework, &old, &new);
+            self.role_sorter.update(role_key, &old, &new);
         }
 
         // The agent's total follows, without allocation info and without the extra
@@ -1142,7 +1138,7 @@ impl HierarchicalAllocatorProcess {
             return;
         }
         debug!(%framework_id, %agent_id, %resources, "recovered resources");
-        self.untrack_allocated(agent, framework, &resources);
+        self.untrack_allocated(framework, &resources);
 
         let Some(filters) = filters else {
             return;
@@ -1298,7 +1294,7 @@ impl HierarchicalAllocatorProcess {
     /// removes the role with its last framework. Returns whether it was untracked.
     fn try_untrack_framework_under_role(&mut self, framework: FrameworkKey, key: RoleKey) -> bool {
         let role = &mut self.roles[key.0];
-        if !role.sorter.allocation(framework).is_empty() {
+        if role.sorter.has_allocation(framework) {
             return false;
         }
         role.frameworks.remove(&framework);
@@ -1311,8 +1307,9 @@ impl HierarchicalAllocatorProcess {
         true
     }
 
-    /// Records resources offered or allocated to a framework in the sorters, by role.
-    fn track_allocated(&mut self, agent: AgentKey, framework: FrameworkKey, resources: &Resources) {
+    /// Records resources offered or allocated to a framework (on any agent) in the
+    /// sorters, by role.
+    fn track_allocated(&mut self, framework: FrameworkKey, resources: &Resources) {
         for (role, allocation) in resources.allocations() {
             let key = match self.role_keys.get(&role) {
                 Some(&key) if self.roles[key.0].frameworks.contains(&framework) => key,
@@ -1322,21 +1319,14 @@ impl HierarchicalAllocatorProcess {
             if recorded.is_empty() {
                 continue;
             }
-            self.role_sorter.allocated(key, &agent, &recorded);
-            self.roles[key.0]
-                .sorter
-                .allocated(framework, &agent, &recorded);
+            self.role_sorter.allocated(key, &recorded);
+            self.roles[key.0].sorter.allocated(framework, &recorded);
         }
     }
 
     /// Takes resources a framework gave back out of the sorters, by role; a role the
     /// framework is no longer subscribed to may stop tracking it.
-    fn untrack_allocated(
-        &mut self,
-        agent: AgentKey,
-        framework: FrameworkKey,
-        resources: &Resources,
-    ) {
+    fn untrack_allocated(&mut self, framework: FrameworkKey, resources: &Resources) {
         for (role, allocation) in resources.allocations() {
             let recorded = for_sorter(&allocation);
             if recorded.is_empty() {
@@ -1346,10 +1336,8 @@ impl HierarchicalAllocatorProcess {
                 error!(role, "resources allocated to an unknown role; ignored");
                 continue;
             };
-            self.roles[key.0]
-                .sorter
-                .unallocated(framework, &agent, &recorded);
-            self.role_sorter.unallocated(key, &agent, &recorded);
+            self.roles[key.0].sorter.unallocated(framework, &recorded);
+            self.role_sorter.unallocated(key, &recorded);
             if !self.frameworks[framework.0].roles.contains(&role) {
                 self.try_untrack_framework_under_role(framework, key);
             }

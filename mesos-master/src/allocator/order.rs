@@ -17,11 +17,16 @@
 //! next `sort()`, so that its `allocated` only does the bookkeeping and skips its own
 //! linear move of the client.
 //!
+//! Allocations are pooled per client: the sorter records everything allocated to a client
+//! under one pseudo-agent, not per agent (the allocator's agents keep that record). A
+//! share needs only the amounts, and one small pool per client stays in cache where ten
+//! thousand per-agent entries would not.
+//!
 //! Invariant: when not stale, `order` lists the sorter's active clients exactly as
 //! `sorter.sort()` would (checked after every incremental move in debug builds).
 
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::hash::Hash;
 
@@ -44,10 +49,18 @@ struct Client {
     count: u64,
 }
 
+/// How the sorter sees agents: each agent, for its contribution to the total, and the
+/// pool every allocation is recorded under.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Pooled<A> {
+    Agent(A),
+    Pool,
+}
+
 /// A DRF sorter whose clients are also known by a key `K`; `A` identifies agents.
 #[derive(Debug)]
 pub(crate) struct SortedClients<K, A> {
-    sorter: DrfSorter<A>,
+    sorter: DrfSorter<Pooled<A>>,
     /// The sorter's option, to re-initialize it with (see [`SortedClients::refresh`]).
     fairness_exclude: Option<BTreeSet<String>>,
     clients: foldhash::HashMap<K, Client>,
@@ -133,50 +146,52 @@ where
     }
 
     pub(crate) fn add_agent(&mut self, agent: A, quantities: ResourceQuantities) {
-        self.sorter.add_agent(agent, quantities);
+        self.sorter.add_agent(Pooled::Agent(agent), quantities);
         self.stale = true;
     }
 
-    pub(crate) fn remove_agent(&mut self, agent: &A) {
-        self.sorter.remove_agent(agent);
+    pub(crate) fn remove_agent(&mut self, agent: A) {
+        self.sorter.remove_agent(&Pooled::Agent(agent));
         self.stale = true;
     }
 
     /// Records an allocation to `key`; the order is rebuilt on the next read.
-    pub(crate) fn allocated(&mut self, key: K, agent: &A, resources: &Resources) {
+    pub(crate) fn allocated(&mut self, key: K, resources: &Resources) {
         let client = self.clients.get_mut(&key).expect("a known sorter client");
         client.count += 1;
-        self.sorter.allocated(&client.name, agent, resources);
+        self.sorter
+            .allocated(&client.name, &Pooled::Pool, resources);
         self.stale = true;
     }
 
     /// Records an allocation to `key`, keeping the order current if it can: a linear
     /// search for `key`'s position, for sorters with few clients (roles).
-    pub(crate) fn allocated_find(&mut self, key: K, agent: &A, resources: &Resources) {
+    pub(crate) fn allocated_find(&mut self, key: K, resources: &Resources) {
         let position = if self.stale || self.nested > 0 {
             None
         } else {
             self.order.iter().position(|slot| slot.key == key)
         };
         match position {
-            Some(position) => self.allocated_at(position, agent, resources),
-            None => self.allocated(key, agent, resources),
+            Some(position) => self.allocated_at(position, resources),
+            None => self.allocated(key, resources),
         }
     }
 
     /// Records an allocation to the client at `position` of the current order (as read
     /// by [`SortedClients::at`]) and moves it to its new place; the clients after
     /// `position` move up by one until that place.
-    pub(crate) fn allocated_at(&mut self, position: usize, agent: &A, resources: &Resources) {
+    pub(crate) fn allocated_at(&mut self, position: usize, resources: &Resources) {
         let key = self.order[position].key;
         if self.stale || self.nested > 0 {
-            self.allocated(key, agent, resources);
+            self.allocated(key, resources);
             return;
         }
         let client = self.clients.get_mut(&key).expect("a known sorter client");
         client.count += 1;
         let count = client.count;
-        self.sorter.allocated(&client.name, agent, resources);
+        self.sorter
+            .allocated(&client.name, &Pooled::Pool, resources);
         let share = self.sorter.share(&client.name);
         let moved = Slot { key, share, count };
         // The new key is larger than the old one (more allocations, no smaller share):
@@ -197,21 +212,21 @@ where
             .then_with(|| self.name(left.key).cmp(self.name(right.key)))
     }
 
-    pub(crate) fn unallocated(&mut self, key: K, agent: &A, resources: &Resources) {
+    pub(crate) fn unallocated(&mut self, key: K, resources: &Resources) {
         let name = &self.clients[&key].name;
-        self.sorter.unallocated(name, agent, resources);
+        self.sorter.unallocated(name, &Pooled::Pool, resources);
         self.stale = true;
     }
 
-    pub(crate) fn update(&mut self, key: K, agent: &A, old: &Resources, new: &Resources) {
+    pub(crate) fn update(&mut self, key: K, old: &Resources, new: &Resources) {
         let name = &self.clients[&key].name;
-        self.sorter.update(name, agent, old, new);
+        self.sorter.update(name, &Pooled::Pool, old, new);
         self.stale = true;
     }
 
-    /// What is allocated to `key`, per agent.
-    pub(crate) fn allocation(&self, key: K) -> &HashMap<A, Resources> {
-        self.sorter.allocation(self.name(key))
+    /// Whether anything is allocated to `key`.
+    pub(crate) fn has_allocation(&self, key: K) -> bool {
+        !self.sorter.allocation(self.name(key)).is_empty()
     }
 
     /// The weighted dominant share of `key`.
@@ -300,16 +315,16 @@ mod tests {
         let mut s = sorted(5);
         assert_eq!(s.keys().collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
         // Allocating to the first moves it to the back of the equal shares.
-        s.allocated_at(0, &0, &cpus(1.0));
+        s.allocated_at(0, &cpus(1.0));
         assert_eq!(s.keys().collect::<Vec<_>>(), vec![1, 2, 3, 4, 0]);
-        s.allocated_at(0, &0, &cpus(2.0));
+        s.allocated_at(0, &cpus(2.0));
         assert_eq!(s.keys().collect::<Vec<_>>(), vec![2, 3, 4, 0, 1]);
         // Resources coming back re-sort lazily.
-        s.unallocated(1, &0, &cpus(2.0));
+        s.unallocated(1, &cpus(2.0));
         assert_eq!(s.keys().collect::<Vec<_>>(), vec![2, 3, 4, 1, 0]);
         s.deactivate(3);
         assert_eq!(s.keys().collect::<Vec<_>>(), vec![2, 4, 1, 0]);
-        s.allocated_at(2, &0, &cpus(0.5));
+        s.allocated_at(2, &cpus(0.5));
         assert_eq!(s.keys().collect::<Vec<_>>(), vec![2, 4, 1, 0]);
     }
 
@@ -318,8 +333,8 @@ mod tests {
         let mut s = sorted(3);
         s.update_weight("c0", 4.0);
         s.keys().count();
-        s.allocated_at(0, &0, &cpus(4.0)); // c0: 0.04 / 4 = 0.01
-        s.allocated_at(0, &0, &cpus(2.0)); // c1: 0.02
+        s.allocated_at(0, &cpus(4.0)); // c0: 0.04 / 4 = 0.01
+        s.allocated_at(0, &cpus(2.0)); // c1: 0.02
         assert_eq!(s.keys().collect::<Vec<_>>(), vec![2, 0, 1]);
     }
 
@@ -333,7 +348,7 @@ mod tests {
         }
         assert!(!s.is_flat());
         assert_eq!(s.keys().collect::<Vec<_>>(), vec![0, 1, 2]);
-        s.allocated_at(0, &0, &cpus(1.0));
+        s.allocated_at(0, &cpus(1.0));
         // Subtree `a` now has a larger share than `b`.
         assert_eq!(s.keys().collect::<Vec<_>>(), vec![2, 1, 0]);
     }

@@ -304,14 +304,13 @@ impl HierarchicalAllocatorProcess {
                         // Nothing the sorters count (e.g. only ports): the order stays.
                         position += 1;
                     } else if in_place {
-                        sorter.allocated_at(position, &agent_key, &recorded);
+                        sorter.allocated_at(position, &recorded);
                     } else {
-                        sorter.allocated(framework_key, &agent_key, &recorded);
+                        sorter.allocated(framework_key, &recorded);
                         position += 1;
                     }
                     if !recorded.is_empty() {
-                        self.role_sorter
-                            .allocated_find(role_key, &agent_key, &recorded);
+                        self.role_sorter.allocated_find(role_key, &recorded);
                     }
                     offered_here.push(framework_key);
 
