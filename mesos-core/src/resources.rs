@@ -1,5 +1,5 @@
 //! Resources math: [`Resources`], the value type the allocator and agent compute with,
-//! over the protobuf [`Resource`](crate::v0::Resource) (Mesos `include/mesos/resources.hpp`,
+//! over the protobuf [`Resource`] (Mesos `include/mesos/resources.hpp`,
 //! `src/common/resources.cpp`).
 //!
 //! A `Resources` is a bag of `Resource` objects in which *addable* resources (same
@@ -7,7 +7,7 @@
 //! see [`resource::addable`]) are always combined into one. Invariants of every entry:
 //!
 //! * valid ([`resource::validate`]) and in the post-reservation-refinement format
-//!   (see [`format`]): resources are upgraded on the way in;
+//!   (see [`format`](mod@format)): resources are upgraded on the way in;
 //! * not empty: zero scalars, empty ranges and empty sets are dropped;
 //! * scalars hold the canonical `f64` of a fixed-point value ([`Quantity`]);
 //! * ranges are normalized (sorted, coalesced), so arithmetic is a linear merge;
@@ -23,7 +23,7 @@
 //!
 //! Submodules: [`scalar`] (fixed point), [`values`] (ranges and sets, text form of a
 //! value), [`quantities`] ([`ResourceQuantities`]), [`resource`] (rules for one
-//! `Resource`), [`format`] (reservation formats), [`parse`] (the agent's `--resources`
+//! `Resource`), [`format`](mod@format) (reservation formats), [`parse`] (the agent's `--resources`
 //! text and JSON), [`attributes`] (the agent's `--attributes`).
 
 pub mod attributes;
