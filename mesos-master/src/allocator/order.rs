@@ -26,7 +26,7 @@
 //! `sorter.sort()` would (checked after every incremental move in debug builds).
 
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::fmt::Debug;
 use std::hash::Hash;
 
@@ -65,7 +65,9 @@ pub(crate) struct SortedClients<K, A> {
     fairness_exclude: Option<BTreeSet<String>>,
     clients: foldhash::HashMap<K, Client>,
     by_name: foldhash::HashMap<String, K>,
-    order: Vec<Slot<K>>,
+    /// A deque: a client taken near the front usually moves near the back, and a deque
+    /// shifts whichever side is shorter.
+    order: VecDeque<Slot<K>>,
     stale: bool,
     /// Clients whose path has a `/`: while there are any, allocations re-sort.
     nested: usize,
@@ -85,7 +87,7 @@ where
             fairness_exclude,
             clients: foldhash::HashMap::default(),
             by_name: foldhash::HashMap::default(),
-            order: Vec::new(),
+            order: VecDeque::new(),
             stale: true,
             nested: 0,
         }
@@ -194,13 +196,15 @@ where
             .allocated(&client.name, &Pooled::Pool, resources);
         let share = self.sorter.share(&client.name);
         let moved = Slot { key, share, count };
-        // The new key is larger than the old one (more allocations, no smaller share):
-        // find its place among the clients after it, which are sorted.
-        let rest = &self.order[position + 1..];
-        let offset = rest.partition_point(|slot| self.compare(slot, &moved) == Ordering::Less);
-        let target = position + offset;
-        self.order.copy_within(position + 1..=target, position);
-        self.order[target] = moved;
+        // The new key is larger than the old one (more allocations, no smaller share), so
+        // every client before `position` still sorts before it: its place is the first
+        // after the clients that sort before it.
+        self.order.remove(position);
+        let target = self
+            .order
+            .partition_point(|slot| self.compare(slot, &moved) == Ordering::Less);
+        debug_assert!(target >= position);
+        self.order.insert(target, moved);
         self.debug_check();
     }
 
@@ -241,7 +245,7 @@ where
     }
 
     /// The active clients in DRF order.
-    pub(crate) fn keys(&mut self) -> impl ExactSizeIterator<Item = K> + '_ {
+    pub(crate) fn keys(&mut self) -> impl Iterator<Item = K> + '_ {
         self.refresh();
         self.order.iter().map(|slot| slot.key)
     }
@@ -261,7 +265,7 @@ where
         self.order.reserve(names.len());
         for name in &names {
             let key = self.by_name[name];
-            self.order.push(Slot {
+            self.order.push_back(Slot {
                 key,
                 share: self.sorter.share(name),
                 count: self.clients[&key].count,
