@@ -209,8 +209,8 @@ impl HierarchicalAllocatorProcess {
     /// how many (framework, role, agent) offers were made.
     pub(super) fn allocate(&mut self) -> usize {
         let agent_keys = self.candidate_agents();
-        let mut offers: foldhash::HashMap<FrameworkKey, Offers> = Default::default();
-        let mut made = 0;
+        // Offers as they are made; grouped per framework at the end.
+        let mut made: Vec<(FrameworkKey, RoleKey, AgentKey, Resources)> = Vec::new();
         let mut role_order: Vec<RoleKey> = Vec::new();
         let mut offered_here: Vec<FrameworkKey> = Vec::new();
         let mut snapshot: Vec<FrameworkKey> = Vec::new();
@@ -283,21 +283,7 @@ impl HierarchicalAllocatorProcess {
                     let agent = &self.agents[agent_key.0];
                     trace!(%framework_id, agent_id = %agent.id, role = %role_name, %offer, "offering");
 
-                    let by_agent = match offers
-                        .entry(framework_key)
-                        .or_default()
-                        .entry(role_name.to_string())
-                    {
-                        Entry::Occupied(entry) => entry.into_mut(),
-                        Entry::Vacant(entry) => entry.insert(HashMap::new()),
-                    };
-                    match by_agent.entry(agent.id.clone()) {
-                        Entry::Occupied(mut entry) => *entry.get_mut() += &offer,
-                        Entry::Vacant(entry) => {
-                            entry.insert(offer);
-                        }
-                    }
-                    made += 1;
+                    made.push((framework_key, role_key, agent_key, offer));
 
                     let sorter = &mut self.roles[role_key.0].sorter;
                     if recorded.is_empty() {
@@ -326,13 +312,42 @@ impl HierarchicalAllocatorProcess {
             }
         }
 
-        let mut offers: Vec<(FrameworkKey, Offers)> = offers.into_iter().collect();
-        offers.sort_unstable_by_key(|(key, _)| *key);
-        if let Some(callback) = self.offer_callback.as_mut() {
-            for (key, offers) in offers {
-                callback(self.frameworks[key.0].id.clone(), offers);
+        let count = made.len();
+        self.hand_out(made);
+        count
+    }
+
+    /// Hands the offers of a run to the callback, one call per framework with its offers
+    /// by role and agent.
+    fn hand_out(&mut self, mut made: Vec<(FrameworkKey, RoleKey, AgentKey, Resources)>) {
+        made.sort_unstable_by_key(|(framework, role, agent, _)| (*framework, *role, *agent));
+        let Some(callback) = self.offer_callback.as_mut() else {
+            return;
+        };
+        let mut rest = &mut made[..];
+        while let Some(&(framework, ..)) = rest.first() {
+            let mut offers = Offers::new();
+            let in_framework = rest.iter().take_while(|(f, ..)| *f == framework).count();
+            let (mine, others) = rest.split_at_mut(in_framework);
+            let mut group = &mut mine[..];
+            while let Some(&(_, role, ..)) = group.first() {
+                let in_role = group.iter().take_while(|(_, r, ..)| *r == role).count();
+                let (these, after) = group.split_at_mut(in_role);
+                let mut by_agent = HashMap::with_capacity(in_role);
+                for (_, _, agent, offer) in these.iter_mut() {
+                    let offer = std::mem::take(offer);
+                    match by_agent.entry(self.agents[agent.0].id.clone()) {
+                        Entry::Occupied(mut entry) => *entry.get_mut() += &offer,
+                        Entry::Vacant(entry) => {
+                            entry.insert(offer);
+                        }
+                    }
+                }
+                offers.insert(self.roles[role.0].name.to_string(), by_agent);
+                group = after;
             }
+            callback(self.frameworks[framework.0].id.clone(), offers);
+            rest = others;
         }
-        made
     }
 }
