@@ -496,3 +496,53 @@ fn metrics_have_upstream_names() {
     assert_eq!(map["allocator/mesos/offer_filters/roles/*/active"], 1.0);
     assert_eq!(map["allocator/mesos/roles/*/shares/dominant"], 0.0);
 }
+
+#[test]
+fn an_agent_every_framework_declined_goes_to_a_new_framework() {
+    let h = Harness::new();
+    h.add_framework(framework("f1", &["*"]));
+    h.add_framework(framework("f2", &["*"]));
+    h.add_agent(agent("agent1", "cpus:1;mem:512"));
+    // Each framework declines it for long, in turn.
+    for _ in 0..2 {
+        let offers = h.offers();
+        assert_eq!(offers.len(), 1);
+        h.decline(&offers[0], Some(1000.0));
+        h.advance(SECOND);
+    }
+    h.advance(SECOND);
+    assert!(h.offers().is_empty());
+    // Nothing changed on the agent, but a framework came.
+    h.add_framework(framework("f3", &["*"]));
+    assert_eq!(h.offer_keys(), vec![key("f3", "*", "agent1")]);
+}
+
+#[test]
+fn a_framework_that_lowers_its_minimum_is_offered_what_it_refused_before() {
+    let h = Harness::new();
+    let mut picky = framework("picky", &["*"]);
+    picky.offer_filters.insert(
+        "*".into(),
+        v0::OfferFilters {
+            min_allocatable_resources: Some(v0::offer_filters::MinAllocatableResources {
+                quantities: vec![v0::offer_filters::ResourceQuantities {
+                    quantities: std::collections::BTreeMap::from([(
+                        "cpus".into(),
+                        v0::value::Scalar { value: 4.0 },
+                    )]),
+                }],
+            }),
+        },
+    );
+    h.add_framework(picky);
+    h.add_agent(agent("agent1", "cpus:1;mem:512"));
+    h.advance(SECOND);
+    assert!(h.offers().is_empty());
+    h.allocator.update_framework(
+        fid("picky"),
+        framework("picky", &["*"]),
+        FrameworkOptions::default(),
+    );
+    h.advance(SECOND);
+    assert_eq!(h.offer_keys(), vec![key("picky", "*", "agent1")]);
+}

@@ -52,6 +52,26 @@ pub(crate) struct Agent {
     available: Resources,
     shared: Resources,
     has_gpu: bool,
+    /// Names what the agent could offer (its available resources, its capabilities, the
+    /// filters on it): cached verdicts about the agent hold while it stays the same. When
+    /// the available resources come back to what they were (an offer declined), so does
+    /// the generation.
+    generation: u64,
+    /// The last generation handed out.
+    last_generation: u64,
+    /// The last available resources given a generation, and that generation.
+    remembered: Option<(Resources, u64)>,
+    /// Roles none of whose frameworks could take anything from the agent, as last seen:
+    /// the role's epoch and framework membership then, and this agent's generation.
+    pub(crate) blocked: foldhash::HashMap<super::hierarchical::RoleKey, Blocked>,
+}
+
+/// When a role was found unable to take anything from an agent (see [`Agent::blocked`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Blocked {
+    pub(crate) generation: u64,
+    pub(crate) role_epoch: u64,
+    pub(crate) membership: u64,
 }
 
 impl Agent {
@@ -77,6 +97,10 @@ impl Agent {
                 .map(|(f, r)| (f.clone(), r.clone()))
                 .collect(),
             available: Resources::new(),
+            generation: 0,
+            last_generation: 0,
+            remembered: None,
+            blocked: Default::default(),
         };
         agent.update_available();
         agent
@@ -88,6 +112,21 @@ impl Agent {
 
     pub(crate) fn available(&self) -> &Resources {
         &self.available
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Something about the agent changed that may change what frameworks it suits.
+    pub(crate) fn touch(&mut self) {
+        self.remembered = None;
+        self.new_generation();
+    }
+
+    fn new_generation(&mut self) {
+        self.last_generation += 1;
+        self.generation = self.last_generation;
     }
 
     pub(crate) fn has_gpu(&self) -> bool {
@@ -154,6 +193,7 @@ impl Agent {
     pub(crate) fn offer_all(&mut self, framework: &FrameworkId, role: &str) -> Resources {
         debug_assert!(!self.has_shared());
         let mut offer = std::mem::take(&mut self.available);
+        self.new_generation();
         offer.allocate(role);
         self.hold(framework, &offer);
         debug_assert_eq!(self.computed_available(), Resources::new());
@@ -170,6 +210,7 @@ impl Agent {
         taken: &Resources,
     ) {
         self.hold(framework, offer);
+        self.new_generation();
         if self.has_shared() {
             self.update_available();
         } else {
@@ -190,6 +231,15 @@ impl Agent {
 
     fn update_available(&mut self) {
         self.available = self.computed_available();
+        match &self.remembered {
+            Some((resources, generation)) if *resources == self.available => {
+                self.generation = *generation;
+            }
+            _ => {
+                self.new_generation();
+                self.remembered = Some((self.available.clone(), self.generation));
+            }
+        }
     }
 
     fn computed_available(&self) -> Resources {

@@ -32,6 +32,7 @@
 
 mod cycle;
 
+use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -359,6 +360,27 @@ struct OfferFilter {
     /// The declined resources (unallocated): an offer they contain is filtered.
     refused: Resources,
     timer: Timer,
+    /// The last verdict, with the agent's generation and the role's epoch it holds for
+    /// (the offer it was about is the same while they are).
+    verdict: Cell<Option<(u64, u64, bool)>>,
+}
+
+impl OfferFilter {
+    /// Whether the filter holds `offer` back; `key` (the agent's generation and the
+    /// role's epoch) lets the verdict be reused while the offer cannot have changed.
+    fn refuses(&self, offer: &Resources, key: Option<(u64, u64)>) -> bool {
+        if let (Some((generation, epoch)), Some((g, e, verdict))) = (key, self.verdict.get())
+            && g == generation
+            && e == epoch
+        {
+            return verdict;
+        }
+        let verdict = self.refused.contains(offer);
+        if let Some((generation, epoch)) = key {
+            self.verdict.set(Some((generation, epoch, verdict)));
+        }
+        verdict
+    }
 }
 
 impl Drop for OfferFilter {
@@ -409,6 +431,9 @@ impl Framework {
 #[derive(Debug)]
 struct Role {
     name: std::sync::Arc<str>,
+    /// Unique to this role and changed when its frameworks' filters are dropped or their
+    /// capabilities change: cached verdicts about the role hold while it stays.
+    epoch: u64,
     /// Frameworks subscribed to the role or holding resources allocated to it.
     frameworks: foldhash::HashSet<FrameworkKey>,
     /// Orders those frameworks (their allocations within the role).
@@ -453,6 +478,8 @@ pub struct HierarchicalAllocatorProcess {
     allocation_pending: bool,
     rng: SplitMix64,
     next_filter_id: u64,
+    /// The next role epoch (see `Role::epoch`).
+    next_epoch: u64,
     allocation_runs: u64,
     last_allocation_run: Option<Duration>,
 }
@@ -495,6 +522,7 @@ impl HierarchicalAllocatorProcess {
             candidates: Candidates::default(),
             allocation_pending: false,
             next_filter_id: 0,
+            next_epoch: 0,
             allocation_runs: 0,
             last_allocation_run: None,
         }
@@ -765,6 +793,10 @@ impl HierarchicalAllocatorProcess {
             framework.suppressed_roles.remove(role);
         }
 
+        // Its capabilities and minimums may change what it can take in all its roles.
+        for role in old_roles.union(&new_roles) {
+            self.bump_role(role);
+        }
         let framework = &mut self.frameworks[key.0];
         framework.roles = new_roles.clone();
         framework.capabilities = capabilities;
@@ -836,6 +868,10 @@ impl HierarchicalAllocatorProcess {
     }
 
     fn revive_roles(&mut self, key: FrameworkKey, roles: &BTreeSet<String>) {
+        for role in roles {
+            // Its filters go: verdicts cached about the role no longer hold.
+            self.bump_role(role);
+        }
         let framework = &mut self.frameworks[key.0];
         for role in roles {
             framework.offer_filters.remove(role);
@@ -927,6 +963,9 @@ impl HierarchicalAllocatorProcess {
 
     /// Drops every offer filter on an agent.
     fn remove_filters(&mut self, agent: AgentKey) {
+        if let Some(agent) = self.agents.get_mut(agent.0) {
+            agent.touch();
+        }
         for (_, framework) in &mut self.frameworks {
             for filters in framework.offer_filters.values_mut() {
                 filters.remove(&agent);
@@ -968,6 +1007,9 @@ impl HierarchicalAllocatorProcess {
         }
         if attributes_changed {
             self.remove_filters(key);
+        }
+        if updated {
+            self.agents[key.0].touch();
         }
         if let Some(total) = total {
             updated |= self.update_agent_total(key, total);
@@ -1168,7 +1210,12 @@ impl HierarchicalAllocatorProcess {
                 .or_default()
                 .entry(agent)
                 .or_default()
-                .push(OfferFilter { id, refused, timer });
+                .push(OfferFilter {
+                    id,
+                    refused,
+                    timer,
+                    verdict: Cell::new(None),
+                });
         }
     }
 
@@ -1189,6 +1236,10 @@ impl HierarchicalAllocatorProcess {
         }
         if by_agent.is_empty() {
             filters.remove(role);
+        }
+        // What was cached about the agent may no longer hold.
+        if let Some(agent) = self.agents.get_mut(agent.0) {
+            agent.touch();
         }
     }
 
@@ -1271,8 +1322,10 @@ impl HierarchicalAllocatorProcess {
                         ResourceQuantities::from_scalar_resources(state.total()),
                     );
                 }
+                self.next_epoch += 1;
                 let key = RoleKey(self.roles.insert(Role {
                     name: role.into(),
+                    epoch: self.next_epoch,
                     frameworks: Default::default(),
                     sorter,
                 }));
@@ -1288,6 +1341,15 @@ impl HierarchicalAllocatorProcess {
             .sorter
             .add(framework, self.frameworks[framework.0].id.as_str());
         key
+    }
+
+    /// Invalidates what was cached about `role`'s frameworks (filters dropped,
+    /// capabilities changed).
+    fn bump_role(&mut self, role: &str) {
+        if let Some(&key) = self.role_keys.get(role) {
+            self.next_epoch += 1;
+            self.roles[key.0].epoch = self.next_epoch;
+        }
     }
 
     /// Stops tracking `framework` under a role if nothing is allocated to it there;

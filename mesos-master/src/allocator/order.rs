@@ -71,6 +71,8 @@ pub(crate) struct SortedClients<K, A> {
     stale: bool,
     /// Clients whose path has a `/`: while there are any, allocations re-sort.
     nested: usize,
+    /// Counts changes to the set of active clients.
+    membership: u64,
 }
 
 impl<K, A> SortedClients<K, A>
@@ -90,11 +92,13 @@ where
             order: VecDeque::new(),
             stale: true,
             nested: 0,
+            membership: 0,
         }
     }
 
     /// Adds an inactive client.
     pub(crate) fn add(&mut self, key: K, name: &str) {
+        self.membership += 1;
         self.sorter.add(name);
         if name.contains('/') {
             self.nested += 1;
@@ -113,6 +117,7 @@ where
 
     /// Removes a client and its allocation.
     pub(crate) fn remove(&mut self, key: K) {
+        self.membership += 1;
         let client = self.clients.remove(&key).expect("a known sorter client");
         self.sorter.remove(&client.name);
         self.by_name.remove(&client.name);
@@ -120,6 +125,11 @@ where
             self.nested -= 1;
         }
         self.stale = true;
+    }
+
+    /// Changes whenever a client is added, removed, activated or deactivated.
+    pub(crate) fn membership(&self) -> u64 {
+        self.membership
     }
 
     pub(crate) fn contains(&self, key: K) -> bool {
@@ -131,12 +141,14 @@ where
     }
 
     pub(crate) fn activate(&mut self, key: K) {
+        self.membership += 1;
         let name = &self.clients[&key].name;
         self.sorter.activate(name);
         self.stale = true;
     }
 
     pub(crate) fn deactivate(&mut self, key: K) {
+        self.membership += 1;
         let name = &self.clients[&key].name;
         self.sorter.deactivate(name);
         self.stale = true;

@@ -13,6 +13,7 @@
 //! in place (no copy, no string), and what the agent offers the role (its available
 //! resources, their quantities) is computed once per agent and role, not per framework.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
@@ -25,7 +26,7 @@ use super::{
     AgentKey, Framework, FrameworkCapabilities, FrameworkKey, HierarchicalAllocatorProcess, RoleKey,
 };
 use crate::allocator::Offers;
-use crate::allocator::agent::Agent;
+use crate::allocator::agent::{Agent, Blocked};
 
 /// What an agent can offer one role now.
 struct RoleView {
@@ -37,10 +38,13 @@ struct RoleView {
     part: Resources,
     /// Whether some of them need a capability (shared, revocable, refined reservations).
     needs_capabilities: bool,
+    /// The agent's generation and the role's epoch, under which verdicts about this view
+    /// may be cached; `None` while shared resources offered in this run are left out.
+    cache_key: Option<(u64, u64)>,
 }
 
 impl RoleView {
-    fn new(agent: &Agent, role: &str, offered_shared: &Resources) -> RoleView {
+    fn new(agent: &Agent, role: &str, epoch: u64, offered_shared: &Resources) -> RoleView {
         let available = agent.available();
         let whole = offered_shared.is_empty()
             && available
@@ -59,6 +63,9 @@ impl RoleView {
             whole,
             part,
             needs_capabilities: false,
+            cache_key: offered_shared
+                .is_empty()
+                .then_some((agent.generation(), epoch)),
         };
         view.needs_capabilities = view.available(agent).iter().any(|r| {
             resource::is_shared(r)
@@ -158,9 +165,9 @@ impl HierarchicalAllocatorProcess {
             if !allocatable(&stripped, minimums) {
                 return None;
             }
-            stripped
+            Cow::Owned(stripped)
         } else {
-            available.clone()
+            Cow::Borrowed(available)
         };
         // A MULTI_ROLE framework gets nothing from an agent that is not; a hierarchical
         // role nothing from an agent that does not know hierarchical roles.
@@ -174,12 +181,12 @@ impl HierarchicalAllocatorProcess {
             .offer_filters
             .get(role)
             .and_then(|by_agent| by_agent.get(&agent_key))
-            .is_some_and(|filters| filters.iter().any(|f| f.refused.contains(&offer)));
+            .is_some_and(|filters| filters.iter().any(|f| f.refuses(&offer, view.cache_key)));
         if filtered {
             trace!(framework_id = %framework.id, agent_id = %agent.id, role, "offer filtered");
             return None;
         }
-        Some(offer)
+        Some(offer.into_owned())
     }
 
     /// The agents this run looks at, active ones only, shuffled.
@@ -224,12 +231,24 @@ impl HierarchicalAllocatorProcess {
                 if self.agents[agent_key.0].available().is_empty() {
                     break;
                 }
-                let role_name = self.roles[role_key.0].name.clone();
-                let mut view =
-                    RoleView::new(&self.agents[agent_key.0], &role_name, &offered_shared);
-                if view.available(&self.agents[agent_key.0]).is_empty() {
+                // Nothing changed since no framework of the role could take anything here.
+                let agent = &self.agents[agent_key.0];
+                let role = &self.roles[role_key.0];
+                let blocked = Blocked {
+                    generation: agent.generation(),
+                    role_epoch: role.epoch,
+                    membership: role.sorter.membership(),
+                };
+                if offered_shared.is_empty() && agent.blocked.get(&role_key) == Some(&blocked) {
                     continue;
                 }
+                let role_name = role.name.clone();
+                let epoch = role.epoch;
+                let mut view = RoleView::new(agent, &role_name, epoch, &offered_shared);
+                if view.available(agent).is_empty() {
+                    continue;
+                }
+                let cacheable = offered_shared.is_empty();
                 // A flat framework sorter keeps its order current as we allocate: the
                 // walk reads it in place. Otherwise walk a copy, as upstream does.
                 let in_place = self.roles[role_key.0].sorter.is_flat();
@@ -239,6 +258,7 @@ impl HierarchicalAllocatorProcess {
                 }
                 offered_here.clear();
                 let mut position = 0;
+                let mut offered = false;
                 loop {
                     let framework_key = if in_place {
                         self.roles[role_key.0].sorter.at(position)
@@ -299,15 +319,20 @@ impl HierarchicalAllocatorProcess {
                         self.role_sorter.allocated_find(role_key, &recorded);
                     }
                     offered_here.push(framework_key);
+                    offered = true;
 
                     let agent = &self.agents[agent_key.0];
                     if agent.available().is_empty() {
                         break;
                     }
-                    view = RoleView::new(agent, &role_name, &offered_shared);
+                    view = RoleView::new(agent, &role_name, epoch, &offered_shared);
                     if view.available(agent).is_empty() {
                         break;
                     }
+                }
+                if !offered && cacheable {
+                    // Remember, so that later runs skip the walk until something changes.
+                    self.agents[agent_key.0].blocked.insert(role_key, blocked);
                 }
             }
         }
