@@ -150,6 +150,8 @@ impl Agent {
         self.shared = total.shared();
         self.has_gpu = total.gpus().unwrap_or(0.0) > 0.0;
         self.total = total;
+        // Whether it has GPUs may change what frameworks it suits, whatever is available.
+        self.remembered = None;
         self.update_available();
     }
 
