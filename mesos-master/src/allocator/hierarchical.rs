@@ -26,9 +26,15 @@
 //! (GPU agents go to `GPU_RESOURCES` frameworks only) and is offered at least the minimum
 //! allocatable resources. Quota (stage one of upstream's run) is not implemented.
 //!
+//! What a run learns is cached until it may change: an agent's *generation* names what
+//! it can offer (available resources, capabilities, filters on it dropped), a role's
+//! *epoch* changes when its frameworks' filters are dropped or their capabilities change,
+//! and its framework sorter counts changes to its active frameworks. Filter verdicts and
+//! "no framework of this role can take anything here" hold while those stay the same.
+//!
 //! Invariants: per agent, `available + unallocated(offered or allocated) == total`
 //! (shared resources stay available); what the sorters record as allocated to a framework
-//! on an agent is that framework's offered or allocated resources there, by role.
+//! is the scalar part of that framework's offered or allocated resources, by role.
 
 mod cycle;
 

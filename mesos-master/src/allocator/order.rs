@@ -20,7 +20,8 @@
 //! Allocations are pooled per client: the sorter records everything allocated to a client
 //! under one pseudo-agent, not per agent (the allocator's agents keep that record). A
 //! share needs only the amounts, and one small pool per client stays in cache where ten
-//! thousand per-agent entries would not.
+//! thousand per-agent entries would not. (One difference: two identical shared volumes on
+//! two agents would count once. Shared volumes are not offered yet.)
 //!
 //! Invariant: when not stale, `order` lists the sorter's active clients exactly as
 //! `sorter.sort()` would (checked after every incremental move in debug builds).
