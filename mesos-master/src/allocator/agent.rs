@@ -64,6 +64,18 @@ pub(crate) struct Agent {
     /// Roles none of whose frameworks could take anything from the agent, as last seen:
     /// the role's epoch and framework membership then, and this agent's generation.
     pub(crate) blocked: foldhash::HashMap<super::hierarchical::RoleKey, Blocked>,
+    /// Per role, the frameworks found unable to take anything from the agent (filtered,
+    /// not capable, below their minimum), under the generation and role epoch named.
+    pub(crate) refusing: foldhash::HashMap<super::hierarchical::RoleKey, Refusing>,
+}
+
+/// Frameworks of a role that cannot take anything from an agent (see
+/// [`Agent::refusing`]), valid while the agent's generation and the role's epoch are these.
+#[derive(Debug, Default)]
+pub(crate) struct Refusing {
+    pub(crate) generation: u64,
+    pub(crate) role_epoch: u64,
+    pub(crate) frameworks: foldhash::HashSet<super::hierarchical::FrameworkKey>,
 }
 
 /// When a role was found unable to take anything from an agent (see [`Agent::blocked`]).
@@ -101,6 +113,7 @@ impl Agent {
             last_generation: 0,
             remembered: None,
             blocked: Default::default(),
+            refusing: Default::default(),
         };
         agent.update_available();
         agent

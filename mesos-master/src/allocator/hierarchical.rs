@@ -1346,6 +1346,9 @@ impl HierarchicalAllocatorProcess {
         state
             .sorter
             .add(framework, self.frameworks[framework.0].id.as_str());
+        // A framework key may be reused: nothing cached about the key still holds.
+        self.next_epoch += 1;
+        state.epoch = self.next_epoch;
         key
     }
 

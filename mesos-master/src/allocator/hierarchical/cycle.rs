@@ -252,6 +252,19 @@ impl HierarchicalAllocatorProcess {
                     continue;
                 }
                 let cacheable = offered_shared.is_empty();
+                // The frameworks known to refuse what the agent offers now are skipped.
+                let mut refusing = cacheable.then(|| {
+                    let mut known = self.agents[agent_key.0]
+                        .refusing
+                        .remove(&role_key)
+                        .unwrap_or_default();
+                    if (known.generation, known.role_epoch) != (blocked.generation, epoch) {
+                        known.frameworks.clear();
+                        known.generation = blocked.generation;
+                        known.role_epoch = epoch;
+                    }
+                    known
+                });
                 // A flat framework sorter keeps its order current as we allocate: the
                 // walk reads it in place. Otherwise walk a copy, as upstream does.
                 let in_place = self.roles[role_key.0].sorter.is_flat();
@@ -276,11 +289,20 @@ impl HierarchicalAllocatorProcess {
                         position += 1;
                         continue;
                     }
+                    // (What is known holds for what the agent offered before this walk.)
+                    let known = refusing.as_ref().filter(|_| !offered);
+                    if known.is_some_and(|known| known.frameworks.contains(&framework_key)) {
+                        position += 1;
+                        continue;
+                    }
                     let framework = &self.frameworks[framework_key.0];
                     let agent = &self.agents[agent_key.0];
                     let Some(taken) =
                         self.offer_for(framework, agent_key, agent, &role_name, &view)
                     else {
+                        if let Some(known) = refusing.as_mut().filter(|_| !offered) {
+                            known.frameworks.insert(framework_key);
+                        }
                         position += 1;
                         continue;
                     };
@@ -333,9 +355,13 @@ impl HierarchicalAllocatorProcess {
                         break;
                     }
                 }
+                let agent = &mut self.agents[agent_key.0];
+                if let Some(known) = refusing {
+                    agent.refusing.insert(role_key, known);
+                }
                 if !offered && cacheable {
                     // Remember, so that later runs skip the walk until something changes.
-                    self.agents[agent_key.0].blocked.insert(role_key, blocked);
+                    agent.blocked.insert(role_key, blocked);
                 }
             }
         }
