@@ -12,9 +12,10 @@
 //! Cost: the walk over a role's frameworks reads the order kept by `SortedClients` in
 //! place (no copy, no string). An agent's available resources are read in place and
 //! copied only into an offer (or moved into it, when one framework takes them all). An
-//! offer filter caches its verdict under the agent's generation and the role's epoch,
-//! and an agent remembers the roles none of whose frameworks could take anything from
-//! it: a run over agents every framework has declined costs a lookup per agent and role.
+//! offer filter caches its verdict under the agent's generation and the role's epoch;
+//! an agent remembers, per role, the frameworks that refuse what it offers (skipped with
+//! one lookup) and the roles none of whose frameworks can take anything from it (a run
+//! over agents every framework has declined costs a lookup per agent and role).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
