@@ -420,3 +420,59 @@ mod tests {
         assert_eq!(take_response(&mut buf), Ok(None));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::pid::Upid;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a peer sends, parsing answers or asks for more; it never panics.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            if let Ok(Some(head)) = parse_head(&bytes, 1024) {
+                let rest = bytes.get(head.head_len..).unwrap_or_default();
+                let _ = parse_body(head.body, rest, 1024);
+            }
+            let _ = parse_body(BodyKind::Chunked, &bytes, 1024);
+            let _ = take_response(&mut BytesMut::from(&bytes[..]));
+            let _ = split_message_path(&String::from_utf8_lossy(&bytes));
+        }
+
+        /// A stream of messages, cut anywhere, parses back to the same messages.
+        #[test]
+        fn encoded_streams_parse_back_whatever_the_cut(
+            bodies in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 1..8),
+            cut in 0usize..4096,
+        ) {
+            let from: Upid = "a(1)@127.0.0.1:1".parse().unwrap();
+            let to: Upid = "b(2)@127.0.0.1:2".parse().unwrap();
+            let mut wire = Vec::new();
+            for body in &bodies {
+                let message = Message { name: "n".into(), from: from.clone(), to: to.clone(), body: Bytes::from(body.clone()) };
+                encode_message(&message, &mut wire);
+            }
+            let cut = cut.min(wire.len());
+            // What a reader holding only the first `cut` bytes can parse is a prefix of the
+            // messages; with everything, it is all of them.
+            for available in [cut, wire.len()] {
+                let mut parsed = Vec::new();
+                let mut at = 0;
+                while let Ok(Some(head)) = parse_head(&wire[at..available], 8192) {
+                    match parse_body(head.body, &wire[at + head.head_len..available], 1 << 20).unwrap() {
+                        Some((body, used)) => {
+                            parsed.push(body.to_vec());
+                            at += head.head_len + used;
+                        }
+                        None => break,
+                    }
+                }
+                prop_assert_eq!(&parsed[..], &bodies[..parsed.len()]);
+                if available == wire.len() {
+                    prop_assert_eq!(parsed.len(), bodies.len());
+                }
+            }
+        }
+    }
+}
