@@ -41,6 +41,24 @@ fn got(pid: &Pid<Peer>) -> Vec<(String, Upid, Bytes)> {
     call(pid, |p: &mut Peer| p.got.clone()).get().unwrap()
 }
 
+/// Accepts a connection, failing the test after 10 s instead of hanging.
+fn accept_within(listener: &TcpListener) -> TcpStream {
+    listener.set_nonblocking(true).unwrap();
+    for _ in 0..2000 {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                stream.set_nonblocking(false).unwrap();
+                return stream;
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::park_timeout(Duration::from_millis(5));
+            }
+            Err(error) => panic!("accept failed: {error}"),
+        }
+    }
+    panic!("no connection in 10 s");
+}
+
 fn wait_until(mut done: impl FnMut() -> bool) {
     for _ in 0..2000 {
         if done() {
@@ -86,7 +104,7 @@ fn sends_exactly_the_bytes_cpp_libprocess_sends() {
         &sender,
         move |_p: &mut Peer, ctx: &mut Context<'_, Peer>| ctx.send(&t, "pong", "hello"),
     );
-    let (mut conn, _) = listener.accept().unwrap();
+    let mut conn = accept_within(&listener);
     conn.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let expected = format!(
@@ -286,7 +304,7 @@ fn relink_replaces_the_connection_without_an_exit() {
         &watcher,
         move |_p: &mut Peer, ctx: &mut Context<'_, Peer>| ctx.link(&f),
     );
-    let (mut first, _) = listener.accept().unwrap();
+    let mut first = accept_within(&listener);
     first
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
@@ -296,7 +314,7 @@ fn relink_replaces_the_connection_without_an_exit() {
         &watcher,
         move |_p: &mut Peer, ctx: &mut Context<'_, Peer>| ctx.relink(&f),
     );
-    let (second, _) = listener.accept().unwrap();
+    let second = accept_within(&listener);
     // The old connection is closed by us; the linker was not told anything.
     assert_eq!(first.read(&mut [0u8; 16]).unwrap(), 0);
     assert!(

@@ -224,7 +224,10 @@ impl Transport for Outbound {
         if !state.linkers.iter().any(|(l, t)| l == linker && t == to) {
             state.linkers.push((linker.clone(), to.clone()));
         }
-        if reconnect && state.stream.is_some() {
+        // A connection task that exists is connected or connecting: either way the relink asks
+        // it for a fresh connection once this one is up. Without a task, the one spawned below
+        // makes a fresh connection anyway.
+        if reconnect && state.task_running {
             state.reconnect = true;
         }
         let spawn = !state.task_running;
