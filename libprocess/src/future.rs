@@ -651,38 +651,32 @@ impl<T: Send + Sync + 'static> Drop for Promise<T> {
 /// A future of every value, in order, once all are ready; fails (or is discarded) as soon as
 /// one input fails (or is discarded). Discarding the result discards every input.
 pub fn collect<T: Clone + Send + Sync + 'static>(futures: Vec<Future<T>>) -> Future<Vec<T>> {
-    if futures.is_empty() {
-        return Future::ready(Vec::new());
-    }
-    let promise = Arc::new(Promise::new());
-    let out = promise.future();
-    for future in &futures {
-        link_discard(&out, future);
-    }
-    let remaining = Arc::new(AtomicUsize::new(futures.len()));
-    let all = Arc::new(futures);
-    for future in all.iter() {
-        let (promise, remaining, all) = (promise.clone(), remaining.clone(), all.clone());
-        future.on_complete(move |future| {
-            if !future.is_ready() {
-                promise.complete_like_failure(future);
-            } else if remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-                let values = all
-                    .iter()
-                    .map(|f| f.value().expect("ready").clone())
-                    .collect();
-                promise.set(values);
-            }
-        });
-    }
-    out
+    join(futures, true, |all| {
+        all.iter()
+            .map(|f| f.value().expect("ready").clone())
+            .collect()
+    })
 }
 
 /// A future of all the inputs once none is pending, whatever their outcomes. Discarding the
 /// result discards every input.
 pub fn await_all<T: Send + Sync + 'static>(futures: Vec<Future<T>>) -> Future<Vec<Future<T>>> {
+    join(futures, false, <[Future<T>]>::to_vec)
+}
+
+/// Completes with `finish(inputs)` once every input has completed; with `fail_fast`, fails
+/// like the first input that is not ready instead. Discarding the result discards every input.
+fn join<T, U>(
+    futures: Vec<Future<T>>,
+    fail_fast: bool,
+    finish: impl Fn(&[Future<T>]) -> U + Send + Sync + 'static,
+) -> Future<U>
+where
+    T: Send + Sync + 'static,
+    U: Send + Sync + 'static,
+{
     if futures.is_empty() {
-        return Future::ready(Vec::new());
+        return Future::ready(finish(&[]));
     }
     let promise = Arc::new(Promise::new());
     let out = promise.future();
@@ -690,12 +684,20 @@ pub fn await_all<T: Send + Sync + 'static>(futures: Vec<Future<T>>) -> Future<Ve
         link_discard(&out, future);
     }
     let remaining = Arc::new(AtomicUsize::new(futures.len()));
-    let all = Arc::new(futures);
+    let all: Arc<Vec<Future<T>>> = Arc::new(futures);
+    let finish = Arc::new(finish);
     for future in all.iter() {
-        let (promise, remaining, all) = (promise.clone(), remaining.clone(), all.clone());
-        future.on_complete(move |_| {
-            if remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-                promise.set(all.as_ref().clone());
+        let (promise, remaining, all, finish) = (
+            promise.clone(),
+            remaining.clone(),
+            all.clone(),
+            finish.clone(),
+        );
+        future.on_complete(move |future| {
+            if fail_fast && !future.is_ready() {
+                promise.complete_like_failure(future);
+            } else if remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+                promise.set(finish(&all));
             }
         });
     }
