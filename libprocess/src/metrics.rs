@@ -248,8 +248,10 @@ impl Metrics {
         }
         let promise = Arc::new(Promise::new());
         let result = promise.future();
-        let remaining = Arc::new(AtomicUsize::new(pending));
-        for (_, value) in values.iter().filter(|(_, v)| v.is_pending()) {
+        // Count every value, not just those pending a moment ago: one may complete meanwhile,
+        // and `on_any` runs at once for completed ones.
+        let remaining = Arc::new(AtomicUsize::new(values.len()));
+        for (_, value) in values.iter() {
             let (promise, remaining, values) = (promise.clone(), remaining.clone(), values.clone());
             value.on_any(move |_| {
                 if remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
