@@ -302,15 +302,15 @@ pub fn calibrate(
 pub(crate) struct IdleSlots<H> {
     slots: Vec<Option<H>>,
     baseline: u64,
-    /// Actors that have started (each counts itself in its start hook).
-    pub(crate) started: Arc<AtomicUsize>,
+    /// Counts down as actors start (each counts itself in its start hook).
+    pub(crate) started: Arc<Countdown>,
 }
 
 impl<H> IdleSlots<H> {
     /// `count` empty slots; reads the baseline RSS last.
     pub(crate) fn new(count: usize) -> std::io::Result<Self> {
         let slots: Vec<Option<H>> = (0..count).map(|_| None).collect();
-        let started = Arc::new(AtomicUsize::new(0));
+        let started = Countdown::new(count);
         Ok(IdleSlots {
             slots,
             started,
@@ -322,11 +322,6 @@ impl<H> IdleSlots<H> {
         self.slots[index] = Some(handle);
     }
 
-    /// True once every actor has run its start hook.
-    pub(crate) fn all_started(&self) -> bool {
-        self.started.load(Ordering::Acquire) >= self.slots.len()
-    }
-
     /// The RSS growth since the baseline, in bytes (0 if it shrank). The handles are dropped
     /// by the caller afterwards, outside the measurement.
     pub(crate) fn growth(&self) -> std::io::Result<u64> {
@@ -334,11 +329,12 @@ impl<H> IdleSlots<H> {
     }
 }
 
-/// Counts stops down to zero and wakes one async waiter then (for actors without a join
-/// handle).
+/// Counts events (stops, starts) down to zero and then wakes its waiter: one async waiter,
+/// or threads blocked in `wait_blocking`.
 pub(crate) struct Countdown {
     left: AtomicUsize,
     done: tokio::sync::Notify,
+    zero: (std::sync::Mutex<()>, std::sync::Condvar),
 }
 
 impl Countdown {
@@ -346,6 +342,7 @@ impl Countdown {
         Arc::new(Countdown {
             left: AtomicUsize::new(count),
             done: tokio::sync::Notify::new(),
+            zero: (std::sync::Mutex::new(()), std::sync::Condvar::new()),
         })
     }
 
@@ -353,6 +350,16 @@ impl Countdown {
         if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
             // Stores a permit if nobody waits yet.
             self.done.notify_one();
+            let _zero = self.zero.0.lock().expect("countdown lock");
+            self.zero.1.notify_all();
+        }
+    }
+
+    /// Blocks the calling thread until the count reaches zero (not from async code).
+    pub(crate) fn wait_blocking(&self) {
+        let mut guard = self.zero.0.lock().expect("countdown lock");
+        while self.left.load(Ordering::Acquire) > 0 {
+            guard = self.zero.1.wait(guard).expect("countdown lock");
         }
     }
 
@@ -363,9 +370,6 @@ impl Countdown {
         self.done.notified().await;
     }
 }
-
-/// How long an idle-memory measurement waits between looks at the started count.
-pub(crate) const START_POLL: Duration = Duration::from_millis(1);
 
 #[cfg(test)]
 mod tests {

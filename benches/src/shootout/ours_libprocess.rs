@@ -3,12 +3,11 @@
 //! `terminate` and `wait` to stop them. The runtime has its default workers (CPUs+1).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use libprocess::{Context, Pid, Process, Promise, Runtime, dispatch, terminate, wait};
 
-use super::{FAN_IN_CHUNK, IdleSlots, START_POLL};
+use super::{Countdown, FAN_IN_CHUNK, IdleSlots};
 
 /// Answers every ping with a pong to the pinger it was paired with.
 struct Ponger {
@@ -196,12 +195,12 @@ pub(crate) fn spawn_stop(count: usize) -> Duration {
 
 /// Counts itself started, then waits for events that never come.
 struct Sleeper {
-    started: Arc<AtomicUsize>,
+    started: Arc<Countdown>,
 }
 
 impl Process for Sleeper {
     fn initialize(&mut self, _ctx: &mut Context<'_, Self>) {
-        self.started.fetch_add(1, Ordering::Release);
+        self.started.count_down();
     }
 }
 
@@ -218,8 +217,6 @@ pub(crate) fn idle_memory(count: usize) -> std::io::Result<u64> {
         let started = slots.started.clone();
         slots.put(i, runtime.spawn(Sleeper { started }));
     }
-    while !slots.all_started() {
-        std::thread::sleep(START_POLL);
-    }
+    slots.started.wait_blocking();
     slots.growth()
 }

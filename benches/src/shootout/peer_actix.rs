@@ -7,13 +7,12 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message};
 use tokio::sync::oneshot;
 
-use super::{Countdown, FAN_IN_CHUNK, IdleSlots, START_POLL};
+use super::{Countdown, FAN_IN_CHUNK, IdleSlots};
 
 /// Runs `f` to completion in a new actix `System`, on a thread of its own.
 fn in_system<F, Fut, R>(f: F) -> R
@@ -302,14 +301,14 @@ pub(crate) fn spawn_stop(count: usize) -> Duration {
 
 /// Counts itself started, then waits for messages.
 struct Sleeper {
-    started: Arc<AtomicUsize>,
+    started: Arc<Countdown>,
 }
 
 impl Actor for Sleeper {
     type Context = Context<Self>;
 
     fn started(&mut self, _: &mut Context<Self>) {
-        self.started.fetch_add(1, Ordering::Release);
+        self.started.count_down();
     }
 }
 
@@ -322,7 +321,7 @@ impl Handler<Hit> for Sleeper {
 pub(crate) fn idle_memory(count: usize) -> std::io::Result<u64> {
     in_system(move || async move {
         let warm = Sleeper {
-            started: Arc::new(AtomicUsize::new(0)),
+            started: Countdown::new(1),
         }
         .start();
         warm.send(Hit(1)).await.expect("warm-up actor");
@@ -332,9 +331,7 @@ pub(crate) fn idle_memory(count: usize) -> std::io::Result<u64> {
             let started = slots.started.clone();
             slots.put(i, Sleeper { started }.start());
         }
-        while !slots.all_started() {
-            actix::clock::sleep(START_POLL).await;
-        }
+        slots.started.wait().await;
         slots.growth()
     })
 }

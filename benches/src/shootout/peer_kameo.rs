@@ -5,7 +5,6 @@
 //! unbounded mailbox for the fan-in receiver was tried: no faster beyond the noise.)
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use kameo::actor::{Actor, ActorRef, Spawn};
@@ -13,7 +12,7 @@ use kameo::error::Infallible;
 use kameo::message::{Context, Message};
 use tokio::sync::oneshot;
 
-use super::{FAN_IN_CHUNK, IdleSlots, START_POLL};
+use super::{Countdown, FAN_IN_CHUNK, IdleSlots};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -258,12 +257,12 @@ pub(crate) fn fan_in(senders: usize, per_sender: u64) -> Duration {
 struct Idle;
 
 impl Actor for Idle {
-    type Args = Option<Arc<AtomicUsize>>;
+    type Args = Option<Arc<Countdown>>;
     type Error = Infallible;
 
     async fn on_start(started: Self::Args, _: ActorRef<Self>) -> Result<Self, Infallible> {
         if let Some(started) = started {
-            started.fetch_add(1, Ordering::Release);
+            started.count_down();
         }
         Ok(Idle)
     }
@@ -301,9 +300,7 @@ pub(crate) fn idle_memory(count: usize) -> std::io::Result<u64> {
             let started = Some(slots.started.clone());
             slots.put(i, Idle::spawn(started));
         }
-        while !slots.all_started() {
-            tokio::time::sleep(START_POLL).await;
-        }
+        slots.started.wait().await;
         slots.growth()
     })
 }

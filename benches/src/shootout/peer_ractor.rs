@@ -3,14 +3,13 @@
 //! handle to stop them.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::{FAN_IN_CHUNK, IdleSlots, START_POLL};
+use super::{Countdown, FAN_IN_CHUNK, IdleSlots};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -268,15 +267,15 @@ struct Idle;
 impl Actor for Idle {
     type Msg = u64;
     type State = ();
-    type Arguments = Option<Arc<AtomicUsize>>;
+    type Arguments = Option<Arc<Countdown>>;
 
     async fn pre_start(
         &self,
         _: ActorRef<u64>,
-        started: Option<Arc<AtomicUsize>>,
+        started: Option<Arc<Countdown>>,
     ) -> Result<(), ActorProcessingErr> {
         if let Some(started) = started {
-            started.fetch_add(1, Ordering::Release);
+            started.count_down();
         }
         Ok(())
     }
@@ -311,9 +310,7 @@ pub(crate) fn idle_memory(count: usize) -> std::io::Result<u64> {
             let started = Some(slots.started.clone());
             slots.put(i, Actor::spawn(None, Idle, started).await.expect("spawn"));
         }
-        while !slots.all_started() {
-            tokio::time::sleep(START_POLL).await;
-        }
+        slots.started.wait().await;
         slots.growth()
     })
 }

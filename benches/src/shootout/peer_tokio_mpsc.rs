@@ -2,13 +2,12 @@
 //! receiver, on the multi-thread runtime with its default worker count (one per core). No
 //! framework at all, so this is the floor of what a tokio-based actor library can do.
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::{FAN_IN_CHUNK, IdleSlots, START_POLL};
+use super::{FAN_IN_CHUNK, IdleSlots};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -131,14 +130,12 @@ pub(crate) fn idle_memory(count: usize) -> std::io::Result<u64> {
             let (tx, mut rx) = mpsc::unbounded_channel::<u64>();
             let started = slots.started.clone();
             tokio::spawn(async move {
-                started.fetch_add(1, Ordering::Release);
+                started.count_down();
                 while rx.recv().await.is_some() {}
             });
             slots.put(i, tx);
         }
-        while !slots.all_started() {
-            tokio::time::sleep(START_POLL).await;
-        }
+        slots.started.wait().await;
         slots.growth()
     })
 }
