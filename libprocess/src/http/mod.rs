@@ -68,6 +68,7 @@
 //! [`Handle::set_authenticator`]: crate::Handle::set_authenticator
 
 mod auth;
+pub mod client;
 mod builtins;
 mod firewall;
 mod pipe;
