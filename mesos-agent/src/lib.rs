@@ -10,5 +10,8 @@
 #![deny(unsafe_code)]
 
 pub mod containerizer;
+pub mod disk_watcher;
+pub mod gc;
+pub mod oversubscription;
 pub mod paths;
 pub mod resources;
