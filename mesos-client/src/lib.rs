@@ -7,9 +7,14 @@
 //! - [`command_executor`]: the command executor, run by the agent as `mesos-executor` for
 //!   tasks that bring a `CommandInfo` and no executor of their own.
 //!
+//! [`codec`] holds what they share: the content types and the RecordIO event stream.
+//!
 //! Everything here runs on the actor runtime of [`libprocess`] and speaks HTTP through
 //! `libprocess::http::client`.
 
+pub mod codec;
 pub mod command_executor;
 pub mod executor;
 pub mod scheduler;
+
+pub use codec::ContentType;
