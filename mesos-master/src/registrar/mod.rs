@@ -1,0 +1,288 @@
+//! Registrar: owns the registry (admitted, unreachable and gone agents, role weights; not
+//! frameworks or tasks) and persists every change before it takes effect (upstream
+//! `src/master/registrar.cpp`).
+//!
+//! Protocol: the master calls [`Registrar::recover`] once at start-up (the stored registry
+//! comes back, with this master's info recorded), then [`Registrar::apply`] with one
+//! [`Operation`] at a time. Operations queue up; the registrar applies everything queued to a
+//! copy of the registry, stores that copy once (one batch), and only then answers each
+//! operation's future: `true` if it changed the registry, `false` if it did not apply (e.g.
+//! the agent was already there), failed if storing failed. Operations are answered in the
+//! order they were applied. Invariant: the registry in memory is always what is stored.
+
+mod storage;
+
+use std::collections::VecDeque;
+
+use libprocess::{Context, Future, Handle, Pid, Process, Promise, call_future, dispatch};
+use mesos_core::registry::{
+    self, GoneSlave, GoneSlaves, Registry, Slaves, UnreachableSlave, UnreachableSlaves,
+};
+use mesos_core::v0;
+use tracing::{debug, error, info};
+
+pub use storage::{FileStorage, InMemoryStorage, Storage, StorageError};
+
+/// A change to the registry.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Operation {
+    /// Admits a new agent (fails if its ID is already admitted).
+    AdmitAgent(v0::SlaveInfo),
+    /// An agent reregistered: it is admitted again (from unreachable, or as it was) with
+    /// this info. No change if it is already admitted with the same info.
+    ReadmitAgent(v0::SlaveInfo),
+    /// An admitted agent became unreachable at `time` (nanoseconds since the epoch).
+    MarkUnreachable {
+        /// The agent.
+        agent_id: v0::SlaveId,
+        /// When.
+        time: i64,
+    },
+    /// An agent is removed (it unregistered, or did not come back after a failover).
+    RemoveAgent(v0::SlaveId),
+    /// An agent is gone for good.
+    MarkGone {
+        /// The agent.
+        agent_id: v0::SlaveId,
+        /// When.
+        time: i64,
+    },
+    /// Sets role weights (replacing those of the same roles).
+    UpdateWeights(Vec<v0::WeightInfo>),
+}
+
+impl Operation {
+    /// Applies the operation to `registry`: `Ok(true)` if it changed it, `Ok(false)` if it
+    /// had nothing to do, `Err` if it cannot apply.
+    pub fn apply(&self, registry: &mut Registry) -> Result<bool, String> {
+        let slaves = &mut registry.slaves.get_or_insert_with(Slaves::default).slaves;
+        let unreachable = &mut registry
+            .unreachable
+            .get_or_insert_with(UnreachableSlaves::default)
+            .slaves;
+        let id_of = |info: &v0::SlaveInfo| info.id.clone().map(|id| id.value).unwrap_or_default();
+        match self {
+            Operation::AdmitAgent(info) => {
+                let id = id_of(info);
+                if slaves.iter().any(|s| id_of(&s.info) == id) {
+                    return Err(format!("agent {id} is already admitted"));
+                }
+                slaves.push(registry::Slave {
+                    info: info.clone(),
+                    ..Default::default()
+                });
+                Ok(true)
+            }
+            Operation::ReadmitAgent(info) => {
+                let id = id_of(info);
+                let before = unreachable.len();
+                unreachable.retain(|u| u.id.value != id);
+                let was_unreachable = before != unreachable.len();
+                if let Some(slave) = slaves.iter_mut().find(|s| id_of(&s.info) == id) {
+                    if slave.info == *info {
+                        return Ok(was_unreachable);
+                    }
+                    slave.info = info.clone();
+                    return Ok(true);
+                }
+                slaves.push(registry::Slave {
+                    info: info.clone(),
+                    ..Default::default()
+                });
+                Ok(true)
+            }
+            Operation::MarkUnreachable { agent_id, time } => {
+                let Some(index) = slaves.iter().position(|s| id_of(&s.info) == agent_id.value)
+                else {
+                    return Err(format!("agent {} is not admitted", agent_id.value));
+                };
+                slaves.remove(index);
+                unreachable.push(UnreachableSlave {
+                    id: agent_id.clone(),
+                    timestamp: v0::TimeInfo { nanoseconds: *time },
+                    ..Default::default()
+                });
+                Ok(true)
+            }
+            Operation::RemoveAgent(agent_id) => {
+                let before = slaves.len() + unreachable.len();
+                slaves.retain(|s| id_of(&s.info) != agent_id.value);
+                unreachable.retain(|u| u.id.value != agent_id.value);
+                Ok(before != slaves.len() + unreachable.len())
+            }
+            Operation::MarkGone { agent_id, time } => {
+                slaves.retain(|s| id_of(&s.info) != agent_id.value);
+                unreachable.retain(|u| u.id.value != agent_id.value);
+                let gone = &mut registry.gone.get_or_insert_with(GoneSlaves::default).slaves;
+                if gone.iter().any(|g| g.id.value == agent_id.value) {
+                    return Ok(false);
+                }
+                gone.push(GoneSlave {
+                    id: agent_id.clone(),
+                    timestamp: v0::TimeInfo { nanoseconds: *time },
+                });
+                Ok(true)
+            }
+            Operation::UpdateWeights(weights) => {
+                let mut changed = false;
+                for weight in weights {
+                    match registry
+                        .weights
+                        .iter_mut()
+                        .find(|w| w.info.role == weight.role)
+                    {
+                        Some(existing) if existing.info == *weight => {}
+                        Some(existing) => {
+                            existing.info = weight.clone();
+                            changed = true;
+                        }
+                        None => {
+                            registry.weights.push(registry::Weight {
+                                info: weight.clone(),
+                            });
+                            changed = true;
+                        }
+                    }
+                }
+                Ok(changed)
+            }
+        }
+    }
+}
+
+/// The registrar's handle: clone freely, it only dispatches.
+#[derive(Clone, Debug)]
+pub struct Registrar {
+    pid: Pid<RegistrarProcess>,
+}
+
+impl Registrar {
+    /// Spawns a registrar keeping the registry in `storage`.
+    pub fn spawn(runtime: &Handle, storage: Box<dyn Storage>) -> Registrar {
+        let pid = runtime.spawn(RegistrarProcess {
+            storage,
+            registry: None,
+            pending: VecDeque::new(),
+            update_scheduled: false,
+            me: None,
+        });
+        Registrar { pid }
+    }
+
+    /// Reads the stored registry, records `master` in it and stores it back. Fails if the
+    /// registry cannot be read (e.g. a corrupt file) or stored.
+    pub fn recover(&self, master: v0::MasterInfo) -> Future<Registry> {
+        call_future(&self.pid, move |p| p.recover(master))
+    }
+
+    /// Applies `operation` once the registry is recovered; see the module docs.
+    pub fn apply(&self, operation: Operation) -> Future<bool> {
+        call_future(&self.pid, move |p| p.apply(operation))
+    }
+
+    /// The registry as stored now.
+    pub fn registry(&self) -> Future<Option<Registry>> {
+        libprocess::call(&self.pid, |p: &mut RegistrarProcess| p.registry.clone())
+    }
+
+    /// Terminates the registrar.
+    pub fn terminate(&self) {
+        libprocess::terminate(&self.pid);
+    }
+}
+
+struct RegistrarProcess {
+    storage: Box<dyn Storage>,
+    /// `None` until recovered.
+    registry: Option<Registry>,
+    pending: VecDeque<(Operation, Promise<bool>)>,
+    update_scheduled: bool,
+    me: Option<Pid<RegistrarProcess>>,
+}
+
+impl Process for RegistrarProcess {
+    fn initialize(&mut self, ctx: &mut Context<'_, Self>) {
+        self.me = Some(ctx.pid());
+    }
+
+    fn finalize(&mut self, _ctx: &mut Context<'_, Self>) {
+        for (_, promise) in self.pending.drain(..) {
+            promise.fail("registrar terminated");
+        }
+    }
+}
+
+impl RegistrarProcess {
+    fn recover(&mut self, master: v0::MasterInfo) -> Future<Registry> {
+        let mut registry = match self.storage.fetch() {
+            Ok(registry) => registry.unwrap_or_default(),
+            Err(err) => {
+                error!(%err, "failed to recover the registry");
+                return Future::failed(format!("failed to recover registry: {err}"));
+            }
+        };
+        registry.master = Some(registry::Master { info: master });
+        if let Err(err) = self.storage.store(&registry) {
+            return Future::failed(format!("failed to store registry: {err}"));
+        }
+        let agents = registry.slaves.as_ref().map_or(0, |s| s.slaves.len());
+        info!(agents, "recovered the registry");
+        self.registry = Some(registry.clone());
+        if !self.pending.is_empty() {
+            self.schedule_update();
+        }
+        Future::ready(registry)
+    }
+
+    fn apply(&mut self, operation: Operation) -> Future<bool> {
+        let promise = Promise::new();
+        let future = promise.future();
+        self.pending.push_back((operation, promise));
+        if self.registry.is_some() {
+            self.schedule_update();
+        }
+        future
+    }
+
+    /// Runs the update after the events already queued, so that they join the batch.
+    fn schedule_update(&mut self) {
+        if !self.update_scheduled {
+            self.update_scheduled = true;
+            if let Some(pid) = &self.me {
+                dispatch(pid, |p: &mut RegistrarProcess| p.update());
+            } else {
+                self.update();
+            }
+        }
+    }
+
+    fn update(&mut self) {
+        self.update_scheduled = false;
+        let Some(current) = &self.registry else {
+            return;
+        };
+        let mut next = current.clone();
+        let batch: Vec<_> = self.pending.drain(..).collect();
+        let results: Vec<_> = batch
+            .iter()
+            .map(|(operation, _)| operation.apply(&mut next))
+            .collect();
+        let changed = results.iter().any(|r| matches!(r, Ok(true)));
+        if changed && let Err(err) = self.storage.store(&next) {
+            error!(%err, "failed to store the registry");
+            for (_, promise) in batch {
+                promise.fail(format!("failed to update registry: {err}"));
+            }
+            return;
+        }
+        debug!(operations = batch.len(), "registry updated");
+        self.registry = Some(next);
+        for ((_, promise), result) in batch.into_iter().zip(results) {
+            match result {
+                Ok(applied) => promise.set(applied),
+                Err(message) => promise.fail(message),
+            };
+        }
+    }
+}
