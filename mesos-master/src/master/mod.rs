@@ -90,7 +90,7 @@ impl Default for Options {
 pub struct Master {
     pid: Pid<MasterProcess>,
     registrar: Registrar,
-    allocator: Arc<dyn Allocator>,
+    allocator: HierarchicalAllocator,
 }
 
 impl Master {
@@ -113,7 +113,7 @@ impl Master {
         };
         let registrar = Registrar::spawn(runtime, storage);
         let hierarchical = HierarchicalAllocator::spawn(runtime);
-        let allocator: Arc<dyn Allocator> = Arc::new(hierarchical);
+        let allocator: Arc<dyn Allocator> = Arc::new(hierarchical.clone());
 
         let address = runtime.address();
         let ip = flags.advertise_ip.unwrap_or_else(|| {
@@ -181,7 +181,7 @@ impl Master {
         Ok(Master {
             pid,
             registrar,
-            allocator,
+            allocator: hierarchical,
         })
     }
 
@@ -213,7 +213,7 @@ impl Master {
     pub fn stop(&self) {
         libprocess::terminate(&self.pid);
         self.registrar.terminate();
-        let _ = &self.allocator;
+        self.allocator.terminate();
     }
 
     /// Waits until the master process has finalized.
