@@ -243,7 +243,7 @@ impl Process for CommandExecutorProcess {
 
     fn finalize(&mut self, _ctx: &mut Context<'_, Self>) {
         if let Some(library) = self.library.take() {
-            let _ = library.stop();
+            drop(library.stop());
         }
     }
 }

@@ -50,7 +50,7 @@ fn next(events: &Receiver<ExecutorEvent>) -> ExecutorEvent {
 fn next_event(events: &Receiver<ExecutorEvent>, kind: event::Type) -> Event {
     loop {
         match next(events) {
-            ExecutorEvent::Event(e) if e.r#type == Some(kind as i32) => return e,
+            ExecutorEvent::Event(e) if e.r#type == Some(kind as i32) => return *e,
             ExecutorEvent::Event(e) if e.r#type == Some(event::Type::Error as i32) => {
                 panic!("error event: {e:?}")
             }

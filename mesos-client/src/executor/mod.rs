@@ -67,8 +67,8 @@ pub enum ExecutorEvent {
     Connected,
     /// See [`ExecutorCallbacks::disconnected`].
     Disconnected,
-    /// One event.
-    Event(Event),
+    /// One event (boxed: events are large).
+    Event(Box<Event>),
 }
 
 impl ExecutorCallbacks for mpsc::Sender<ExecutorEvent> {
@@ -82,7 +82,7 @@ impl ExecutorCallbacks for mpsc::Sender<ExecutorEvent> {
 
     fn received(&mut self, events: Vec<Event>) {
         for event in events {
-            let _ = self.send(ExecutorEvent::Event(event));
+            let _ = self.send(ExecutorEvent::Event(Box::new(event)));
         }
     }
 }
@@ -610,7 +610,8 @@ impl ExecutorProcess {
                 r#type: Some(call::Type::Heartbeat as i32),
                 ..Default::default()
             };
-            let _ = self.send(call);
+            self.send(call)
+                .on_failed(|error: &str| debug!(error, "heartbeat not sent"));
         }
         delay(
             HEARTBEAT_CALL_INTERVAL,
