@@ -814,6 +814,26 @@ impl AgentProcess {
         };
         let exit_status = termination.wait_status().unwrap_or(-1);
         self.stats.executors_terminated += 1;
+        let terminating = self
+            .frameworks
+            .get(framework_id)
+            .is_some_and(|f| f.state == FrameworkState::Terminating);
+        if terminating {
+            // The master removed the framework: nobody is told; the tasks are done.
+            if let Some(executor) = self.executor_mut(framework_id, executor_id, container_id) {
+                let tasks: Vec<_> = std::mem::take(&mut executor.launched_tasks)
+                    .into_values()
+                    .collect();
+                executor.completed_tasks.extend(tasks);
+                let tasks: Vec<_> = std::mem::take(&mut executor.terminated_tasks)
+                    .into_values()
+                    .collect();
+                executor.completed_tasks.extend(tasks);
+            }
+            self.manager.cleanup(framework_id.clone());
+            self.maybe_remove_executor(framework_id, executor_id);
+            return;
+        }
         for task_id in live {
             let update = self.create_status_update(
                 framework_id,
