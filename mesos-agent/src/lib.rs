@@ -18,7 +18,6 @@ pub mod checkpoint;
 pub mod containerizer;
 pub mod detector;
 pub mod disk_watcher;
-pub mod fetcher;
 pub mod files;
 pub mod flags;
 pub mod gc;
