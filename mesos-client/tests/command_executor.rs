@@ -5,7 +5,7 @@
 #[path = "support/fake_agent.rs"]
 mod fake_agent;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fake_agent::{FakeAgent, command_task, kill, launch, shell, wait_until, with};
 use libprocess::{Pid, Runtime};
@@ -393,5 +393,4 @@ fn the_command_runs_as_its_user_when_root() {
         nobody.uid.to_string()
     );
     let _ = std::fs::remove_file(&out);
-    let _ = Instant::now();
 }

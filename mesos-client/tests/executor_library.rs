@@ -7,9 +7,8 @@ mod fake_agent;
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
-use fake_agent::{FakeAgent, SubscribeAnswer, launch, wait_until, with};
+use fake_agent::{SubscribeAnswer, launch, wait_until, with};
 use libprocess::Runtime;
-use libprocess::http::StatusCode;
 use mesos_client::ContentType;
 use mesos_client::executor::{Executor, ExecutorConfig, ExecutorEvent, State};
 use mesos_core::v1;
@@ -143,7 +142,7 @@ fn refused_calls_fail_with_the_agents_answer() {
     let (executor, events) = Executor::with_channel(runtime.handle(), config(&agent_rt, false));
     next_event(&events, event::Type::Subscribed);
 
-    // The fake agent answers 400 to a MESSAGE without its body; the library checks first.
+    // Calls the library can tell are wrong do not leave.
     let no_body = v1::executor::Call {
         r#type: Some(call::Type::Message as i32),
         ..Default::default()
@@ -160,9 +159,16 @@ fn refused_calls_fail_with_the_agents_answer() {
         1,
         "only the library's SUBSCRIBE"
     );
+
+    // What the agent refuses fails with its answer.
+    with(&agent, |a| a.refuse_messages = true);
+    let error = executor.message(b"hi".to_vec()).get().unwrap_err();
+    assert!(error.to_string().contains("403"), "{error}");
+    assert!(
+        error.to_string().contains("Executor is not subscribed"),
+        "{error}"
+    );
     executor.stop().get().unwrap();
-    drop(agent_rt);
-    let _ = StatusCode::OK;
 }
 
 #[test]
@@ -297,5 +303,36 @@ fn an_agent_that_is_not_there_means_shutdown() {
     let (executor, events) = Executor::with_channel(runtime.handle(), config);
     next_event(&events, event::Type::Shutdown);
     executor.stop().get().unwrap();
-    let _ = FakeAgent::new();
+}
+
+#[test]
+fn an_update_made_while_subscribing_is_sent_once_subscribed() {
+    let (agent_rt, agent) = fake_agent::start();
+    with(&agent, |a| {
+        a.hold_subscribe = true;
+        a.on_subscribe = vec![launch(task("t1"))];
+    });
+    let runtime = Runtime::new();
+    let (executor, events) = Executor::with_channel(runtime.handle(), config(&agent_rt, false));
+    wait_until(&agent, "a SUBSCRIBE held", |a| a.is_holding());
+    assert_eq!(executor.state().get().unwrap(), State::Subscribing);
+    executor
+        .update(status("t1", v1::TaskState::TaskRunning))
+        .get()
+        .expect("queued");
+    with(&agent, |a| a.release());
+    next_event(&events, event::Type::Subscribed);
+    // Not in the SUBSCRIBE that was already out: sent as an UPDATE, then acknowledged.
+    next_event(&events, event::Type::Acknowledged);
+    let subscribe = with(&agent, |a| a.calls_of(call::Type::Subscribe))[0].clone();
+    assert!(
+        subscribe
+            .subscribe
+            .unwrap()
+            .unacknowledged_updates
+            .is_empty()
+    );
+    assert_eq!(with(&agent, |a| a.calls_of(call::Type::Update).len()), 1);
+    assert!(executor.unacknowledged_updates().get().unwrap().is_empty());
+    executor.stop().get().unwrap();
 }

@@ -192,6 +192,8 @@ pub struct ExecutorProcess {
     /// Set while reconnecting after a loss: gives up when it fires.
     recovery_timer: Option<Timer>,
     shutting_down: bool,
+    /// The uuids of the updates the last `SUBSCRIBE` carried.
+    subscribed_with: Vec<Vec<u8>>,
 }
 
 struct Connections {
@@ -232,6 +234,7 @@ impl ExecutorProcess {
             unacknowledged_tasks: Vec::new(),
             recovery_timer: None,
             shutting_down: false,
+            subscribed_with: Vec::new(),
         }
     }
 
@@ -408,6 +411,11 @@ impl ExecutorProcess {
             }),
             ..Default::default()
         };
+        self.subscribed_with = self
+            .unacknowledged_updates
+            .iter()
+            .filter_map(|u| u.status.uuid.clone())
+            .collect();
         let request = match self.request(&call) {
             Ok(request) => request,
             Err(message) => {
@@ -450,6 +458,7 @@ impl ExecutorProcess {
             self.state = State::Subscribed;
             self.stream = Some(RecordStream::new(reader.clone()));
             self.read();
+            self.send_updates_made_while_subscribing();
             return;
         }
         self.state = State::Connected;
@@ -470,6 +479,32 @@ impl ExecutorProcess {
             self.me(),
             |p: &mut ExecutorProcess| p.subscribe(),
         );
+    }
+
+    /// Updates made after the `SUBSCRIBE` left are not in it: send them now.
+    fn send_updates_made_while_subscribing(&mut self) {
+        let included = std::mem::take(&mut self.subscribed_with);
+        let late: Vec<call::Update> = self
+            .unacknowledged_updates
+            .iter()
+            .filter(|u| {
+                u.status
+                    .uuid
+                    .as_ref()
+                    .is_none_or(|id| !included.contains(id))
+            })
+            .cloned()
+            .collect();
+        for update in late {
+            debug!("sending an update made while subscribing");
+            let call = Call {
+                r#type: Some(call::Type::Update as i32),
+                update: Some(update),
+                ..Default::default()
+            };
+            self.send(call)
+                .on_failed(|error: &str| warn!(error, "update not sent"));
+        }
     }
 
     fn read(&mut self) {

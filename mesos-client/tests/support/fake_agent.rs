@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use libprocess::http::{Pipe, PipeWriter, Request, Response};
-use libprocess::{Context, Future, Pid, Process, Runtime};
+use libprocess::{Context, Future, Pid, Process, Promise, Runtime};
 use mesos_client::ContentType;
 use mesos_core::v1;
 use mesos_core::v1::executor::{Call, Event, call, event};
@@ -45,6 +45,11 @@ pub struct FakeAgent {
     /// Calls are also sent here as they arrive.
     pub tap: Option<mpsc::Sender<Call>>,
     pub framework_capabilities: Vec<v1::framework_info::capability::Type>,
+    /// Answer MESSAGE calls `403`.
+    pub refuse_messages: bool,
+    /// Keep the next SUBSCRIBE unanswered until [`FakeAgent::release`].
+    pub hold_subscribe: bool,
+    held: Option<(Promise<Response>, Response)>,
 }
 
 impl FakeAgent {
@@ -57,7 +62,22 @@ impl FakeAgent {
             on_subscribe: Vec::new(),
             tap: None,
             framework_capabilities: Vec::new(),
+            refuse_messages: false,
+            hold_subscribe: false,
+            held: None,
         }
+    }
+
+    /// Answers the SUBSCRIBE held back; false if none is.
+    pub fn release(&mut self) -> bool {
+        match self.held.take() {
+            Some((promise, response)) => promise.set(response),
+            None => false,
+        }
+    }
+
+    pub fn is_holding(&self) -> bool {
+        self.held.is_some()
     }
 
     /// Writes `event` on the open stream; false without one.
@@ -165,6 +185,9 @@ impl FakeAgent {
                 }
                 Response::accepted()
             }
+            Some(call::Type::Message) if self.refuse_messages => {
+                Response::forbidden("Executor is not subscribed")
+            }
             Some(call::Type::Message) if call.message.is_none() => {
                 Response::bad_request("Expecting 'message' to be present")
             }
@@ -176,7 +199,15 @@ impl FakeAgent {
 impl Process for FakeAgent {
     fn initialize(&mut self, ctx: &mut Context<'_, Self>) {
         ctx.route("/api/v1/executor", |me: &mut FakeAgent, _ctx, request| {
-            Future::ready(me.handle(request))
+            let response = me.handle(request);
+            if me.hold_subscribe && response.body.reader().is_some() {
+                me.hold_subscribe = false;
+                let promise = Promise::new();
+                let future = promise.future();
+                me.held = Some((promise, response));
+                return future;
+            }
+            Future::ready(response)
         });
     }
 }
