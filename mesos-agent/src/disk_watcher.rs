@@ -87,7 +87,7 @@ pub struct DiskWatcher {
 impl DiskWatcher {
     /// Spawns a watcher on the current runtime measuring with statvfs.
     pub fn new(options: DiskWatcherOptions, gc: GarbageCollector) -> DiskWatcher {
-        DiskWatcher::with_usage_source(options, gc, Box::new(|path| filesystem_usage(path)))
+        DiskWatcher::with_usage_source(options, gc, Box::new(filesystem_usage))
     }
 
     /// Spawns a watcher on the current runtime taking its usage figures from `source`.

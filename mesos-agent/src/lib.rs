@@ -18,6 +18,7 @@ pub mod checkpoint;
 pub mod containerizer;
 pub mod detector;
 pub mod disk_watcher;
+pub mod fetcher;
 pub mod files;
 pub mod flags;
 pub mod gc;
