@@ -245,7 +245,11 @@ impl AgentProcess {
         let subscribe = call.subscribe.unwrap_or_default();
         let exposed = (!executor.command_executor).then(|| executor_id.clone());
         for task in subscribe.unacknowledged_tasks {
-            if !executor.knows(&task.task_id) {
+            let completed = executor
+                .completed_tasks
+                .iter()
+                .any(|t| t.task_id == task.task_id);
+            if !executor.knows(&task.task_id) && !completed {
                 executor.launched_tasks.insert(
                     task.task_id.clone(),
                     create_task(
@@ -257,14 +261,29 @@ impl AgentProcess {
                 );
             }
         }
+        // Updates it still lists: already acknowledged ones are acknowledged again, known
+        // ones wait for their acknowledgement, unknown ones are taken as new.
         let mut resend = Vec::new();
+        let mut acknowledge = Vec::new();
         for update in subscribe.unacknowledged_updates {
             let status = update.status;
+            let uuid = status.uuid.clone().unwrap_or_default();
+            if executor.acknowledged.contains(&uuid) {
+                acknowledge.push((status.task_id.clone(), uuid));
+                continue;
+            }
             let seen = executor
                 .launched_tasks
                 .get(&status.task_id)
                 .or_else(|| executor.terminated_tasks.get(&status.task_id))
-                .is_some_and(|t| t.statuses.iter().any(|s| s.uuid == status.uuid));
+                .into_iter()
+                .chain(
+                    executor
+                        .completed_tasks
+                        .iter()
+                        .filter(|t| t.task_id == status.task_id),
+                )
+                .any(|t| t.statuses.iter().any(|s| s.uuid == status.uuid));
             if !seen {
                 resend.push(status);
             }
@@ -293,6 +312,14 @@ impl AgentProcess {
             })
         });
 
+        for (task_id, uuid) in acknowledge {
+            let mut event = Event {
+                acknowledged: Some(event::Acknowledged { task_id, uuid }),
+                ..Default::default()
+            };
+            event.set_type(event::Type::Acknowledged);
+            self.send_event(&framework_id, &executor_id, &event);
+        }
         for status in resend {
             let update = Call {
                 executor_id: executor_id.clone(),

@@ -484,6 +484,7 @@ impl AgentProcess {
             launched_tasks: BTreeMap::new(),
             terminated_tasks: BTreeMap::new(),
             completed_tasks: Default::default(),
+            acknowledged: Default::default(),
             http: None,
             pid: None,
             registration_timer: Some(registration_timer),
@@ -937,6 +938,14 @@ impl AgentProcess {
             ..Default::default()
         };
         event.set_type(event::Type::Acknowledged);
+        if let Some(executor) = self
+            .frameworks
+            .get_mut(framework_id)
+            .and_then(|f| f.executors.get_mut(&executor_id))
+            && let Some(uuid) = event.acknowledged.as_ref().map(|a| a.uuid.clone())
+        {
+            executor.acknowledged.insert(uuid);
+        }
         self.send_event(framework_id, &executor_id, &event);
         if terminal
             && let Some(executor) = self

@@ -227,7 +227,22 @@ impl Agent {
 
         let finished = Promise::new();
         let finished_future = finished.future();
-        let id = runtime.generate_id("slave");
+        // `slave(1)` unless an agent of this runtime holds it (a later agent in-process
+        // after the first stopped takes it again, so that executors find it).
+        let taken = runtime
+            .processes()
+            .iter()
+            .any(|p| p.upid.id() == "slave(1)");
+        let id = if taken {
+            loop {
+                let id = runtime.generate_id("slave");
+                if id != "slave(1)" {
+                    break id;
+                }
+            }
+        } else {
+            "slave(1)".to_owned()
+        };
         let process = AgentProcess {
             flags,
             info,

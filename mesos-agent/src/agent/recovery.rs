@@ -362,6 +362,7 @@ impl AgentProcess {
                     launched_tasks: BTreeMap::new(),
                     terminated_tasks: BTreeMap::new(),
                     completed_tasks: Default::default(),
+                    acknowledged: Default::default(),
                     http: None,
                     pid: re.forked_pid,
                     registration_timer: None,
@@ -384,6 +385,9 @@ impl AgentProcess {
                         task.statuses.push(status);
                     }
                     let id = rt.info.task_id.clone();
+                    executor
+                        .acknowledged
+                        .extend(rt.stream.acknowledged.iter().cloned());
                     if rt.stream.terminated() {
                         executor.completed_tasks.push_back(task);
                         continue;

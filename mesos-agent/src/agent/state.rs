@@ -1,7 +1,7 @@
 //! What the agent knows about frameworks, executors and tasks (upstream `slave.hpp`'s
 //! `Framework` and `Executor`). Plain data owned by the agent process.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::path::PathBuf;
 
 use libprocess::Timer;
@@ -84,6 +84,9 @@ pub struct Executor {
     pub terminated_tasks: BTreeMap<TaskId, Task>,
     /// Tasks whose terminal update was acknowledged.
     pub completed_tasks: VecDeque<Task>,
+    /// UUIDs of its tasks' updates the master acknowledged (an executor that re-subscribes
+    /// may still list them as unacknowledged: it is told again).
+    pub acknowledged: HashSet<Vec<u8>>,
     pub http: Option<HttpConnection>,
     pub pid: Option<i32>,
     pub registration_timer: Option<Timer>,
