@@ -12,6 +12,7 @@
 //! Everything here runs on the actor runtime of [`libprocess`] and speaks HTTP through
 //! `libprocess::http::client`.
 
+mod calls;
 pub mod codec;
 pub mod command_executor;
 pub mod executor;

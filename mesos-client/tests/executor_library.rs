@@ -226,7 +226,16 @@ fn with_checkpointing_it_resubscribes_with_what_was_not_acknowledged() {
         a.calls_of(call::Type::Subscribe).len() == 2
     });
     with(&agent, |a| a.subscribe_answer = SubscribeAnswer::Stream);
-    // Retried after a second of the (paused) clock.
+    // Once the 503 is in (the library is back to connected, its retry timer set)...
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while executor.state().get().unwrap() != State::Connected {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the 503 never came back"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // ...the subscription is retried after a second of the (paused) clock.
     runtime.handle().clock().advance(Duration::from_secs(1));
     next_event(&events, event::Type::Subscribed);
 
@@ -261,16 +270,16 @@ fn with_checkpointing_it_resubscribes_with_what_was_not_acknowledged() {
 
 #[test]
 fn with_checkpointing_it_gives_up_after_the_recovery_timeout() {
-    let (agent_rt, agent) = fake_agent::start();
+    let (agent_rt, _agent) = fake_agent::start();
     let runtime = Runtime::new();
     runtime.handle().clock().pause();
     let (executor, events) = Executor::with_channel(runtime.handle(), config(&agent_rt, true));
     next_event(&events, event::Type::Subscribed);
 
-    // The agent goes away for good: connections are refused from now on.
-    with(&agent, |a| a.close_stream());
+    // The agent goes away for good: the stream breaks, connections are refused from now on.
     drop(agent_rt);
     assert_eq!(next(&events), ExecutorEvent::Disconnected);
+    runtime.handle().clock().settle();
 
     // Backoff attempts (at most 2 s apart) go on until the recovery timeout, a minute.
     for _ in 0..59 {
@@ -334,5 +343,32 @@ fn an_update_made_while_subscribing_is_sent_once_subscribed() {
     );
     assert_eq!(with(&agent, |a| a.calls_of(call::Type::Update).len()), 1);
     assert!(executor.unacknowledged_updates().get().unwrap().is_empty());
+    executor.stop().get().unwrap();
+}
+
+#[test]
+fn calls_keep_their_order() {
+    let (agent_rt, agent) = fake_agent::start();
+    let runtime = Runtime::new();
+    let (executor, events) = Executor::with_channel(runtime.handle(), config(&agent_rt, false));
+    next_event(&events, event::Type::Subscribed);
+    let answers: Vec<_> = (0..100_u32)
+        .map(|i| executor.message(i.to_string().into_bytes()))
+        .collect();
+    for answer in answers {
+        answer.get().expect("202");
+    }
+    let got: Vec<u32> = with(&agent, |a| {
+        a.calls_of(call::Type::Message)
+            .iter()
+            .map(|c| {
+                String::from_utf8(c.message.clone().unwrap().data)
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            })
+            .collect()
+    });
+    assert_eq!(got, (0..100).collect::<Vec<u32>>());
     executor.stop().get().unwrap();
 }

@@ -310,9 +310,11 @@ fn reconnects_when_heartbeats_stop() {
     next_event(&events, event::Type::Heartbeat);
 
     // A heartbeat within the timeout (6 s) keeps the subscription...
+    runtime.handle().clock().settle();
     runtime.handle().clock().advance(Duration::from_secs(5));
     with(&master, |m| m.push(&fake_master::heartbeat()));
     next_event(&events, event::Type::Heartbeat);
+    runtime.handle().clock().settle();
     runtime.handle().clock().advance(Duration::from_secs(5));
     std::thread::sleep(Duration::from_millis(50));
     assert!(events.try_recv().is_err());
@@ -320,6 +322,7 @@ fn reconnects_when_heartbeats_stop() {
     // ...silence past it does not.
     runtime.handle().clock().advance(Duration::from_secs(1));
     assert_eq!(next(&events), SchedulerEvent::Disconnected);
+    runtime.handle().clock().settle();
     runtime.handle().clock().advance(Duration::from_secs(1));
     next_event(&events, event::Type::Subscribed);
     assert_eq!(with(&master, |m| m.streams_opened), 2);
@@ -342,6 +345,7 @@ fn retries_while_the_master_is_unavailable() {
     wait_until(&master, "a SUBSCRIBE", |m| m.calls.len() == 1);
     assert_eq!(next(&events), SchedulerEvent::Connected);
     assert_eq!(next(&events), SchedulerEvent::Disconnected);
+    runtime.handle().clock().settle();
     with(&master, |m| m.unavailable = false);
     runtime.handle().clock().advance(Duration::from_secs(2));
     next_event(&events, event::Type::Subscribed);

@@ -41,6 +41,7 @@ use mesos_core::v1::executor::{Call, Event, call, event};
 use tracing::{debug, info, warn};
 
 pub use self::config::{ConfigError, DEFAULT_SHUTDOWN_GRACE_PERIOD, ExecutorConfig};
+use crate::calls::CallQueue;
 use crate::codec::{ContentType, RecordStream, body_text, random_fraction};
 
 /// How often a `HEARTBEAT` call goes to the agent (Mesos's `DEFAULT_HEARTBEAT_CALL_INTERVAL`).
@@ -199,6 +200,7 @@ pub struct ExecutorProcess {
 struct Connections {
     subscribe: Connection,
     calls: Connection,
+    queue: CallQueue,
 }
 
 impl Process for ExecutorProcess {
@@ -312,7 +314,11 @@ impl ExecutorProcess {
                 },
             ));
         }
-        self.connections = Some(Connections { subscribe, calls });
+        self.connections = Some(Connections {
+            subscribe,
+            calls,
+            queue: CallQueue::default(),
+        });
         if let Some(timer) = self.recovery_timer.take() {
             timer.cancel();
         }
@@ -327,9 +333,7 @@ impl ExecutorProcess {
         let was_connected = self.state >= State::Connected;
         warn!(reason, state = ?self.state, "disconnected from the agent");
         self.disconnect();
-        if was_connected {
-            self.callbacks.disconnected();
-        }
+        // The state (timers included) is settled before the callback runs.
         if self.recovery_timer.is_some() {
             // Already reconnecting: the backoff loop goes on.
             return;
@@ -342,8 +346,14 @@ impl ExecutorProcess {
                 });
                 self.recovery_timer = Some(timer);
                 self.backoff();
+                self.callbacks.disconnected();
             }
-            _ => self.give_up(&format!("disconnected from the agent: {reason}")),
+            _ => {
+                if was_connected {
+                    self.callbacks.disconnected();
+                }
+                self.give_up(&format!("disconnected from the agent: {reason}"));
+            }
         }
     }
 
@@ -708,26 +718,29 @@ impl ExecutorProcess {
                 self.state
             ));
         }
-        let Some(connections) = &self.connections else {
-            return Future::failed("no connection to the agent");
-        };
         let request = match self.request(&call) {
             Ok(request) => request,
             Err(message) => return Future::failed(message),
         };
+        let Some(connections) = &mut self.connections else {
+            return Future::failed("no connection to the agent");
+        };
         debug!(call = kind.as_str_name(), "sending call");
-        connections.calls.send(request).then(move |response| {
-            if response.status == StatusCode::ACCEPTED {
-                Future::ready(())
-            } else {
-                Future::failed(format!(
-                    "the agent answered '{}' ({}) to {}",
-                    response.status,
-                    body_text(&response),
-                    kind.as_str_name()
-                ))
-            }
-        })
+        connections
+            .queue
+            .send(&connections.calls, request)
+            .then(move |response| {
+                if response.status == StatusCode::ACCEPTED {
+                    Future::ready(())
+                } else {
+                    Future::failed(format!(
+                        "the agent answered '{}' ({}) to {}",
+                        response.status,
+                        body_text(&response),
+                        kind.as_str_name()
+                    ))
+                }
+            })
     }
 
     fn request(&self, call: &Call) -> Result<ClientRequest, String> {

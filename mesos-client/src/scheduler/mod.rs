@@ -44,6 +44,7 @@ use tracing::{debug, info, warn};
 pub use self::detector::{
     DEFAULT_MASTER_PORT, MasterAddressError, MasterDetector, StaticDetector, parse_master,
 };
+use crate::calls::CallQueue;
 use crate::codec::{ContentType, RecordStream, body_text, random_fraction};
 
 /// The header that names a subscription's stream.
@@ -437,6 +438,7 @@ pub struct SchedulerProcess {
 struct Connections {
     subscribe: Connection,
     calls: Connection,
+    queue: CallQueue,
 }
 
 impl Process for SchedulerProcess {
@@ -570,7 +572,11 @@ impl SchedulerProcess {
                 },
             ));
         }
-        self.connections = Some(Connections { subscribe, calls });
+        self.connections = Some(Connections {
+            subscribe,
+            calls,
+            queue: CallQueue::default(),
+        });
         self.callbacks.connected();
         self.subscribe();
     }
@@ -778,10 +784,11 @@ impl SchedulerProcess {
         let was_connected = self.state >= State::Connected;
         warn!(reason, state = ?self.state, "lost the master");
         self.disconnect();
+        // The reconnection is scheduled before the callback runs.
+        self.schedule_reconnect();
         if was_connected {
             self.callbacks.disconnected();
         }
-        self.schedule_reconnect();
     }
 
     fn schedule_reconnect(&mut self) {
@@ -836,15 +843,15 @@ impl SchedulerProcess {
         if call.framework_id.is_none() {
             call.framework_id = self.config.framework_info.id.clone();
         }
-        let Some(connections) = &self.connections else {
-            return Future::failed("no connection to the master");
-        };
         let request = match self.request(&call, true) {
             Ok(request) => request,
             Err(message) => return Future::failed(message),
         };
+        let Some(connections) = &mut self.connections else {
+            return Future::failed("no connection to the master");
+        };
         debug!(call = kind.as_str_name(), "sending call");
-        let response = connections.calls.send(request);
+        let response = connections.queue.send(&connections.calls, request);
         match kind {
             call::Type::Teardown => {
                 response.on_any(defer(
