@@ -16,11 +16,6 @@ use mesos_agent::AgentError;
 use mesos_core::internal::StatusUpdate;
 use mesos_core::v0::TaskState;
 
-#[test]
-fn test_executor_entry() {
-    agent_support::executor::run_if_requested();
-}
-
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -124,6 +119,11 @@ fn sigkilled_agent_recovers_its_task_and_resends_only_what_is_unacknowledged() {
             "cpus:0.1;mem:32",
         ),
     );
+    // The command executor sends TASK_STARTING, then TASK_RUNNING: one in flight at a time.
+    let starting = cluster
+        .master
+        .wait_for_update("survivor", TaskState::TaskStarting);
+    cluster.master.acknowledge(&agent, &starting);
     let running = cluster
         .master
         .wait_for_update("survivor", TaskState::TaskRunning);
@@ -170,6 +170,10 @@ fn sigkilled_agent_recovers_its_task_and_resends_only_what_is_unacknowledged() {
         &finished_uuid
     ) >= 2));
     assert_eq!(updates_with_uuid(&cluster, &running_uuid), 1);
+    assert_eq!(
+        updates_with_uuid(&cluster, starting.uuid.as_ref().unwrap()),
+        1
+    );
 
     // Acknowledged now, the executor (re-subscribed) learns it and exits; the task
     // completes.
@@ -334,7 +338,7 @@ fn truncated_update_stream_is_cut_and_recovered() {
     );
     let running = cluster
         .master
-        .wait_for_update("cut", TaskState::TaskRunning);
+        .wait_for_update("cut", TaskState::TaskStarting);
     agent.stop().await_for(WAIT);
 
     // The agent died while appending a record: half of one is at the end.
@@ -355,7 +359,7 @@ fn truncated_update_stream_is_cut_and_recovered() {
             })
         })
         .expect("the unacknowledged update is sent again");
-    assert_eq!(resent.status.state(), TaskState::TaskRunning);
+    assert_eq!(resent.status.state(), TaskState::TaskStarting);
     assert_eq!(std::fs::read(&path).unwrap()[..whole.len()], whole[..]);
     let metrics = agent_support::http::get(cluster.address(), "/metrics/snapshot").json();
     assert_eq!(metrics["slave/recovery_errors"], 0.0);

@@ -12,11 +12,6 @@ use mesos_core::v0::task_status::{Reason, Source};
 use mesos_core::v0::{CommandInfo, ExecutorId, ExecutorInfo, TaskState};
 
 #[test]
-fn test_executor_entry() {
-    agent_support::executor::run_if_requested();
-}
-
-#[test]
 fn registers_with_its_resources_and_attributes() {
     let mut cluster = Cluster::new(true);
     let mut flags = cluster.flags();
@@ -118,7 +113,14 @@ fn command_task_runs_and_its_output_is_in_the_sandbox() {
         .iter()
         .map(|u| u.status.state())
         .collect();
-    assert_eq!(states, [TaskState::TaskRunning, TaskState::TaskFinished]);
+    assert_eq!(
+        states,
+        [
+            TaskState::TaskStarting,
+            TaskState::TaskRunning,
+            TaskState::TaskFinished
+        ]
+    );
     // Command executors are not reported with ExitedExecutorMessage.
     assert!(
         !cluster
@@ -197,7 +199,7 @@ fn killing_an_unknown_task_reports_it_lost() {
         .iter()
         .map(|u| u.status.state())
         .collect();
-    assert_eq!(states, [TaskState::TaskRunning]);
+    assert_eq!(states, [TaskState::TaskStarting, TaskState::TaskRunning]);
 }
 
 #[test]

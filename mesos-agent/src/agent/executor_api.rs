@@ -367,6 +367,16 @@ impl AgentProcess {
         let Some(update) = call.update else {
             return;
         };
+        // A terminating framework cannot acknowledge: its updates go nowhere.
+        if self
+            .frameworks
+            .get(&call.framework_id)
+            .is_some_and(|f| f.state == FrameworkState::Terminating)
+        {
+            warn!(framework_id = %call.framework_id.value, "ignoring a status update for a terminating framework");
+            self.stats.invalid_status_updates += 1;
+            return;
+        }
         let mut status = update.status;
         if status.slave_id.is_none() {
             status.slave_id = self.info.id.clone();

@@ -102,6 +102,8 @@ impl AgentProcess {
                 ],
                 environment: command.environment.clone(),
                 user: command.user.clone(),
+                // The executor's sandbox gets the task's URIs.
+                uris: command.uris.clone(),
                 ..Default::default()
             }),
             resources: resources.to_vec(),
@@ -499,11 +501,24 @@ impl AgentProcess {
             .executors
             .insert(executor_id.clone(), executor);
 
-        // FIXME(agent-aux): fetch `CommandInfo.uris` into the sandbox through
-        // `fetcher::Fetcher::fetch` before launching, once the fetcher lands.
+        if let Some(files) = &self.files {
+            let directory = config.sandbox.clone();
+            let virtual_path = paths::executor_virtual_path(framework_id, &executor_id);
+            let _ = files.attach(directory.clone(), virtual_path.display().to_string());
+            let _ = files.attach(directory.clone(), directory.display().to_string());
+        }
+        // The command's URIs go into the sandbox first, then the container starts.
         let (f, e, c) = (framework_id.clone(), executor_id, container_id.clone());
-        self.containerizer
-            .launch(container_id, config)
+        let containerizer = self.containerizer.clone();
+        let command = config.command.clone();
+        let fetch = self.fetcher.fetch(
+            &container_id,
+            &command,
+            &config.sandbox,
+            config.user.as_deref(),
+        );
+        fetch
+            .then(move |()| containerizer.launch(container_id, config))
             .on_any(move |result| {
                 dispatch(&me, move |a: &mut AgentProcess| {
                     a.executor_launched(&f, &e, &c, result.get().err().map(|e| e.to_string()))
@@ -970,8 +985,36 @@ impl AgentProcess {
             return;
         }
         info!(executor_id = %executor_id.value, framework_id = %framework_id.value, "removing executor");
-        // FIXME(agent-aux): schedule the sandbox and its meta directory for garbage
-        // collection (`gc::GarbageCollector::schedule(--gc_delay, path)`) once it lands.
+        // The sandbox (and its checkpoint) go after --gc_delay; the files stay browsable
+        // under their real path until then.
+        if let Some(executor) = framework.executors.get(executor_id) {
+            let delay = std_duration(self.flags.gc_delay);
+            let directory = executor.directory.clone();
+            let files = self.files.clone();
+            if let Some(files) = &files {
+                files.detach(
+                    paths::executor_virtual_path(framework_id, executor_id)
+                        .display()
+                        .to_string(),
+                );
+            }
+            let detach = directory.display().to_string();
+            self.gc.schedule(delay, directory).on_ready(move |_| {
+                if let Some(files) = files {
+                    files.detach(detach);
+                }
+            });
+            if executor.checkpoint {
+                let meta = paths::executor_run_path(
+                    &paths::meta_root(&self.flags.work_dir),
+                    &self.info.id.clone().unwrap_or_default(),
+                    framework_id,
+                    executor_id,
+                    &executor.container_id,
+                );
+                let _ = self.gc.schedule(delay, meta);
+            }
+        }
         framework.archive(executor_id);
         if framework.executors.is_empty() {
             let id = framework.id.clone();

@@ -390,18 +390,58 @@ impl AgentProcess {
                 response.get_containers = Some(containers.clone());
                 reply(response)
             }),
-            // FIXME(agent-aux): LIST_FILES and READ_FILE go through `files::Files` once it
-            // lands (its `browse`/`read`).
-            call::Type::ListFiles | call::Type::ReadFile => {
-                Future::ready(Response::not_implemented(
-                    "LIST_FILES and READ_FILE are not available yet on this agent",
-                ))
-            }
+            call::Type::ListFiles | call::Type::ReadFile => self.files_call(kind, call, accept),
             other => Future::ready(Response::not_implemented(format!(
                 "Call type {} is not supported by this agent",
                 other.as_str_name()
             ))),
         }
+    }
+
+    /// LIST_FILES and READ_FILE, through the files process.
+    fn files_call(&self, kind: call::Type, call: Call, accept: ContentType) -> Future<Response> {
+        let Some(files) = self.files.clone() else {
+            return Future::ready(Response::service_unavailable(
+                "No files process on this agent",
+            ));
+        };
+        if kind == call::Type::ListFiles {
+            let Some(list) = call.list_files else {
+                return Future::ready(Response::bad_request(
+                    "Failed to validate agent::Call: Expecting 'list_files' to be present",
+                ));
+            };
+            return files.browse(list.path).map(move |result| match result {
+                Ok(infos) => {
+                    let mut response = mesos_core::v1::agent::Response::default();
+                    response.set_type(response::Type::ListFiles);
+                    response.list_files = Some(response::ListFiles {
+                        file_infos: infos.iter().map(recode).collect(),
+                    });
+                    encode_response(&response, accept)
+                }
+                Err(error) => error.to_response(),
+            });
+        }
+        let Some(read) = call.read_file else {
+            return Future::ready(Response::bad_request(
+                "Failed to validate agent::Call: Expecting 'read_file' to be present",
+            ));
+        };
+        files
+            .read(read.path, read.offset, read.length)
+            .map(move |result| match result {
+                Ok(read) => {
+                    let mut response = mesos_core::v1::agent::Response::default();
+                    response.set_type(response::Type::ReadFile);
+                    response.read_file = Some(response::ReadFile {
+                        size: read.size,
+                        data: read.data.to_vec(),
+                    });
+                    encode_response(&response, accept)
+                }
+                Err(error) => error.to_response(),
+            })
     }
 
     fn get_tasks(&self) -> response::GetTasks {

@@ -47,7 +47,11 @@ use tracing::info;
 
 use crate::containerizer::{Containerizer, ContainerizerError, LauncherKind};
 use crate::detector::{DetectorError, MasterDetector, StandaloneDetector};
+use crate::disk_watcher::{DiskWatcher, DiskWatcherOptions};
+use crate::fetcher::{Fetcher, FetcherOptions};
+use crate::files::Files;
 use crate::flags::{Flags, std_duration};
+use crate::gc::GarbageCollector;
 use crate::resources::{HostResources, ResourcesError};
 use crate::status_update::TaskStatusUpdateManager;
 use crate::{checkpoint, paths};
@@ -116,6 +120,10 @@ pub struct Agent {
     finished: Future<()>,
     containerizer: Containerizer,
     manager: TaskStatusUpdateManager,
+    fetcher: Fetcher,
+    gc: GarbageCollector,
+    files: Option<Files>,
+    disk_watcher: DiskWatcher,
 }
 
 impl std::fmt::Debug for Agent {
@@ -200,6 +208,26 @@ impl Agent {
             .enforce_container_disk_quota(flags.enforce_container_disk_quota)
             .build()?;
 
+        let fetcher = Fetcher::new(FetcherOptions::from_flags(&flags));
+        let gc = GarbageCollector::new();
+        let disk_watcher = DiskWatcher::new(
+            DiskWatcherOptions {
+                work_dir: flags.work_dir.clone(),
+                interval: std_duration(flags.disk_watch_interval),
+                gc_delay: std_duration(flags.gc_delay),
+                gc_disk_headroom: flags.gc_disk_headroom,
+            },
+            gc.clone(),
+        );
+        // One `files` process per runtime: a second agent in-process goes without.
+        let files = match Files::new() {
+            Ok(files) => Some(files),
+            Err(error) => {
+                tracing::warn!(%error, "no files process for this agent (one already runs)");
+                None
+            }
+        };
+
         let agent_pid: Arc<OnceLock<Pid<AgentProcess>>> = Arc::new(OnceLock::new());
         let forward_to = agent_pid.clone();
         let manager = TaskStatusUpdateManager::spawn(move |update| {
@@ -250,6 +278,10 @@ impl Agent {
             detector,
             containerizer: containerizer.clone(),
             manager: manager.clone(),
+            fetcher: fetcher.clone(),
+            gc: gc.clone(),
+            files: files.clone(),
+            disk_watcher: disk_watcher.clone(),
             state: AgentState::Recovering,
             master: None,
             frameworks: BTreeMap::new(),
@@ -283,6 +315,10 @@ impl Agent {
             finished: finished_future,
             containerizer,
             manager,
+            fetcher,
+            gc,
+            files,
+            disk_watcher,
         })
     }
 
@@ -323,10 +359,22 @@ impl Agent {
         let finished = self.finished.clone();
         let containerizer = self.containerizer.clone();
         let manager = self.manager.clone();
+        let (fetcher, gc, files, disk_watcher) = (
+            self.fetcher.clone(),
+            self.gc.clone(),
+            self.files.clone(),
+            self.disk_watcher.clone(),
+        );
         libprocess::terminate(&self.pid);
         libprocess::wait(&self.pid)
             .then(move |_| {
                 let _ = manager.terminate();
+                let _ = fetcher.terminate();
+                let _ = disk_watcher.terminate();
+                let _ = gc.terminate();
+                if let Some(files) = files {
+                    let _ = files.terminate();
+                }
                 containerizer.terminate()
             })
             .then(move |_| {
@@ -360,6 +408,11 @@ pub struct AgentProcess {
     detector: Arc<dyn MasterDetector>,
     containerizer: Containerizer,
     manager: TaskStatusUpdateManager,
+    fetcher: Fetcher,
+    gc: GarbageCollector,
+    files: Option<Files>,
+    #[allow(dead_code)] // Runs on its own; kept with the agent's other components.
+    disk_watcher: DiskWatcher,
     state: AgentState,
     master: Option<Upid>,
     frameworks: BTreeMap<FrameworkId, Framework>,

@@ -1,11 +1,10 @@
 //! Shared fixtures of the agent tests: a test master (a process named `master` speaking the
 //! internal master ↔ agent messages), a cluster fixture (a listening runtime, a private work
-//! directory, an agent started in-process), a small blocking HTTP client, and a test
-//! executor (this test binary run again in "executor mode") that speaks the v1 executor API.
+//! directory, an agent started in-process, `mesos-executor` as the command executor) and a
+//! small blocking HTTP client.
 
 #![allow(dead_code)]
 
-pub mod executor;
 pub mod http;
 
 use std::path::{Path, PathBuf};
@@ -349,8 +348,7 @@ impl Cluster {
     }
 
     /// Flags for an agent of this cluster: its master, a private work and runtime
-    /// directory, the posix launcher, short timeouts, and the test executor as
-    /// `mesos-executor`.
+    /// directory, the posix launcher, short timeouts, and this package's `mesos-executor`.
     pub fn flags(&self) -> Flags {
         let mut flags = Flags::new(self.dir.join("work"));
         flags.master = Some(self.master.upid().address().to_string());
@@ -360,7 +358,12 @@ impl Cluster {
         flags.executor_registration_timeout = stout::Duration::from_secs(20);
         flags.executor_shutdown_grace_period = stout::Duration::from_secs(2);
         flags.resources = Some("cpus:2;mem:1024;disk:1024".to_owned());
-        flags.launcher_dir = Some(executor::launcher_dir(&self.dir));
+        flags.launcher_dir = Some(
+            Path::new(env!("CARGO_BIN_EXE_mesos-executor"))
+                .parent()
+                .expect("the binaries' directory")
+                .to_path_buf(),
+        );
         flags
     }
 
