@@ -394,3 +394,21 @@ fn the_command_runs_as_its_user_when_root() {
     );
     let _ = std::fs::remove_file(&out);
 }
+
+#[test]
+fn task_command_flag_replaces_the_tasks_command() {
+    let mut agent = FakeAgent::new();
+    agent.on_subscribe = vec![launch(command_task("t1", shell("exit 1")))];
+    let setup = setup(agent);
+    let flags =
+        CommandExecutorFlags::parse([r#"--task_command={"shell":true,"value":"exit 0"}"#]).unwrap();
+    let executor = setup.start(flags);
+    finished(&executor);
+    assert_eq!(
+        setup.updates().last().unwrap(),
+        &(
+            TaskState::TaskFinished,
+            "Command exited with status 0".into()
+        )
+    );
+}

@@ -27,6 +27,30 @@
 //!
 //! Invariants: a connection attempt is identified by a counter, and answers, events and
 //! closures of an older attempt are ignored; callbacks run one at a time, inside the process.
+//!
+//! ```no_run
+//! use libprocess::Runtime;
+//! use mesos_client::executor::{Executor, ExecutorConfig, ExecutorEvent};
+//! use mesos_core::v1::{self, executor::event};
+//!
+//! let runtime = Runtime::new();
+//! let config = ExecutorConfig::from_env().expect("launched by an agent");
+//! let (executor, events) = Executor::with_channel(runtime.handle(), config);
+//! for item in events {
+//!     let ExecutorEvent::Event(e) = item else { continue };
+//!     if let Some(launch) = e.launch {
+//!         // Runs the task at once, and tells.
+//!         let _ = executor.update(v1::TaskStatus {
+//!             task_id: launch.task.task_id,
+//!             state: v1::TaskState::TaskFinished as i32,
+//!             ..Default::default()
+//!         });
+//!     }
+//!     if e.r#type == Some(event::Type::Shutdown as i32) {
+//!         break;
+//!     }
+//! }
+//! ```
 
 mod config;
 

@@ -27,6 +27,33 @@
 //!
 //! Invariant: each connection attempt has a number; answers, events and closures of an older
 //! attempt are ignored.
+//!
+//! ```no_run
+//! use libprocess::Runtime;
+//! use mesos_client::ContentType;
+//! use mesos_client::scheduler::{Scheduler, SchedulerConfig, SchedulerEvent, StaticDetector};
+//! use mesos_core::v1;
+//!
+//! let runtime = Runtime::new();
+//! let framework = v1::FrameworkInfo {
+//!     user: "root".into(),
+//!     name: "decliner".into(),
+//!     ..Default::default()
+//! };
+//! let config = SchedulerConfig::new(framework).content_type(ContentType::Json);
+//! let master = StaticDetector::new("http://127.0.0.1:5050").unwrap();
+//! let (scheduler, events) = Scheduler::with_channel(runtime.handle(), config, master);
+//! for item in events {
+//!     let SchedulerEvent::Event(e) = item else { continue };
+//!     if let Some(offers) = e.offers {
+//!         let ids = offers.offers.into_iter().map(|o| o.id).collect();
+//!         let _ = scheduler.decline(ids, None);
+//!     }
+//!     if let Some(update) = e.update {
+//!         let _ = scheduler.acknowledge(&update.status);
+//!     }
+//! }
+//! ```
 
 mod detector;
 
