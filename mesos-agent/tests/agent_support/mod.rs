@@ -55,6 +55,7 @@ pub struct TestMasterProcess {
     agent_id: String,
     auto_ack: bool,
     ping_timeout: Option<f64>,
+    answering: bool,
 }
 
 impl TestMasterProcess {
@@ -68,6 +69,9 @@ impl Process for TestMasterProcess {
     fn initialize(&mut self, ctx: &mut Context<'_, Self>) {
         ctx.install_protobuf(|m: &mut Self, ctx, from, message: RegisterSlaveMessage| {
             m.record(Received::Register(message));
+            if !m.answering {
+                return;
+            }
             ctx.send_protobuf(
                 &from,
                 &SlaveRegisteredMessage {
@@ -83,6 +87,9 @@ impl Process for TestMasterProcess {
         ctx.install_protobuf(|m: &mut Self, ctx, from, message: ReregisterSlaveMessage| {
             let id = message.slave.id.clone().unwrap_or_default();
             m.record(Received::Reregister(message));
+            if !m.answering {
+                return;
+            }
             ctx.send_protobuf(
                 &from,
                 &SlaveReregisteredMessage {
@@ -141,6 +148,7 @@ impl TestMaster {
                     agent_id: agent_id.to_owned(),
                     auto_ack,
                     ping_timeout: None,
+                    answering: true,
                 },
             )
             .expect("spawn the test master");
@@ -153,6 +161,24 @@ impl TestMaster {
 
     pub fn upid(&self) -> &Upid {
         self.pid.upid()
+    }
+
+    /// The ping timeout the master gives agents when they (re-)register.
+    pub fn set_ping_timeout(&self, secs: f64) {
+        libprocess::call(&self.pid, move |m: &mut TestMasterProcess| {
+            m.ping_timeout = Some(secs)
+        })
+        .get()
+        .unwrap();
+    }
+
+    /// Whether the master answers registrations.
+    pub fn set_answering(&self, answering: bool) {
+        libprocess::call(&self.pid, move |m: &mut TestMasterProcess| {
+            m.answering = answering
+        })
+        .get()
+        .unwrap();
     }
 
     /// Sends a message to the agent as the master.
