@@ -412,3 +412,25 @@ fn task_command_flag_replaces_the_tasks_command() {
         )
     );
 }
+
+#[test]
+fn without_an_acknowledgement_it_exits_after_a_timeout() {
+    let mut agent = FakeAgent::new();
+    agent.auto_ack = false;
+    agent.on_subscribe = vec![launch(command_task("t1", shell("true")))];
+    let setup = setup(agent);
+    setup.runtime.handle().clock().pause();
+    let executor = setup.start(CommandExecutorFlags::default());
+    setup.wait_for_state(TaskState::TaskFinished);
+    setup.runtime.handle().clock().settle();
+    assert!(
+        !executor.wait().await_for(Duration::from_millis(200)),
+        "waits for the acknowledgement"
+    );
+    setup
+        .runtime
+        .handle()
+        .clock()
+        .advance(mesos_client::command_executor::TERMINAL_ACK_TIMEOUT);
+    finished(&executor);
+}
