@@ -191,12 +191,18 @@ fn kills_a_command_with_sigterm() {
 #[test]
 fn escalates_to_sigkill_after_the_grace_period() {
     let mut agent = FakeAgent::new();
+    // The script says when SIGTERM is ignored by creating `trapped` in the sandbox.
     agent.on_subscribe = vec![launch(command_task(
         "t1",
-        shell("trap '' TERM; while true; do sleep 0.05; done"),
+        shell("trap '' TERM; touch trapped; while true; do sleep 0.05; done"),
     ))];
     let mut launched = start("escalate", agent);
     launched.wait_for_state(TaskState::TaskRunning);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !launched.sandbox.join("trapped").exists() {
+        assert!(Instant::now() < deadline, "the trap was never set");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let killed_at = Instant::now();
     with(&launched.agent, |a| {
         a.push(&kill("t1", Some(Duration::from_millis(500))))

@@ -91,6 +91,28 @@ fn temp_path(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// A shell script that ignores SIGTERM (as do its children) and says so by creating `marker`.
+fn ignoring_sigterm(marker: &std::path::Path) -> String {
+    format!(
+        "trap '' TERM; touch {}; while true; do sleep 0.05; done",
+        marker.display()
+    )
+}
+
+/// Waits (wall time) until `path` exists, then removes it.
+fn wait_for_file(path: &std::path::Path) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = std::fs::remove_file(path);
+}
+
 #[test]
 fn a_command_that_succeeds_finishes() {
     let mut agent = FakeAgent::new();
@@ -168,7 +190,8 @@ fn kill_terminates_the_process_group_and_reports_killed() {
 fn a_command_ignoring_sigterm_is_killed_after_the_grace_period() {
     let mut agent = FakeAgent::new();
     agent.framework_capabilities = vec![v1::framework_info::capability::Type::TaskKillingState];
-    let mut task = command_task("t1", shell("trap '' TERM; while true; do sleep 0.05; done"));
+    let trapped = temp_path("trapped-1");
+    let mut task = command_task("t1", shell(&ignoring_sigterm(&trapped)));
     // The task's kill policy gives the grace period.
     task.kill_policy = Some(v1::KillPolicy {
         grace_period: Some(v1::DurationInfo {
@@ -180,6 +203,7 @@ fn a_command_ignoring_sigterm_is_killed_after_the_grace_period() {
     setup.runtime.handle().clock().pause();
     let executor = setup.start(CommandExecutorFlags::default());
     setup.wait_for_state(TaskState::TaskRunning);
+    wait_for_file(&trapped);
     with(&setup.agent, |a| a.push(&kill("t1", None)));
     setup.wait_for_state(TaskState::TaskKilling);
 
@@ -215,37 +239,47 @@ fn a_command_ignoring_sigterm_is_killed_after_the_grace_period() {
 
 #[test]
 fn a_later_kill_can_shorten_the_grace_period() {
+    let trapped = temp_path("trapped-2");
     let mut agent = FakeAgent::new();
     agent.on_subscribe = vec![launch(command_task(
         "t1",
-        shell("trap '' TERM; while true; do sleep 0.05; done"),
+        shell(&ignoring_sigterm(&trapped)),
     ))];
     let setup = setup(agent);
     setup.runtime.handle().clock().pause();
     let executor = setup.start(CommandExecutorFlags::default());
     setup.wait_for_state(TaskState::TaskRunning);
+    wait_for_file(&trapped);
+    // Both kills, then a second task: its refusal shows the kills were served before it.
     with(&setup.agent, |a| {
-        a.push(&kill("t1", Some(Duration::from_secs(100))))
+        a.push(&kill("t1", Some(Duration::from_secs(100))));
+        a.push(&kill("t1", Some(Duration::from_secs(2))));
+        a.push(&launch(command_task("t2", shell("true"))));
     });
-    // No TASK_KILLING without the capability: wait a moment for the kill to land.
-    std::thread::sleep(Duration::from_millis(200));
-    with(&setup.agent, |a| {
-        a.push(&kill("t1", Some(Duration::from_secs(2))))
-    });
-    std::thread::sleep(Duration::from_millis(200));
+    setup.wait_for_state(TaskState::TaskFailed);
+    setup.runtime.handle().clock().settle();
     setup
         .runtime
         .handle()
         .clock()
         .advance(Duration::from_secs(2));
     finished(&executor);
-    let states: Vec<TaskState> = setup.updates().iter().map(|u| u.0).collect();
+    let states: Vec<(String, TaskState)> = with(&setup.agent, |a| {
+        a.calls_of(call::Type::Update)
+            .into_iter()
+            .map(|c| {
+                let s = c.update.unwrap().status;
+                (s.task_id.value, TaskState::try_from(s.state).unwrap())
+            })
+            .collect()
+    });
     assert_eq!(
         states,
         [
-            TaskState::TaskStarting,
-            TaskState::TaskRunning,
-            TaskState::TaskKilled
+            ("t1".to_string(), TaskState::TaskStarting),
+            ("t1".to_string(), TaskState::TaskRunning),
+            ("t2".to_string(), TaskState::TaskFailed),
+            ("t1".to_string(), TaskState::TaskKilled)
         ]
     );
 }
