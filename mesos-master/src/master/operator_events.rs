@@ -4,10 +4,10 @@
 //! whole state, as `GET_STATE`), then `TASK_ADDED`, `TASK_UPDATED`, `AGENT_ADDED`,
 //! `AGENT_REMOVED`, `FRAMEWORK_ADDED`, `FRAMEWORK_UPDATED`, `FRAMEWORK_REMOVED` as the
 //! master changes, and a `HEARTBEAT` from its own [`OperatorHeartbeater`] every 15 seconds.
+//! A subscriber is forgotten as soon as its reader goes away.
 //!
 //! The master calls the `operator_*` hooks below where its state changes; they cost one
-//! check while nobody subscribes. A subscriber whose reader went away is dropped at the next
-//! event (and its heartbeater stops at its next beat). At most
+//! check while nobody subscribes. At most
 //! `--max_operator_event_stream_subscribers` streams are open at once; one more is refused
 //! with `503`.
 
@@ -27,6 +27,7 @@ use super::stream::ContentType;
 pub const OPERATOR_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(15);
 
 struct Subscriber {
+    id: u64,
     writer: PipeWriter,
     content_type: ContentType,
     heartbeater: Pid<OperatorHeartbeater>,
@@ -36,6 +37,7 @@ struct Subscriber {
 #[derive(Default)]
 pub struct OperatorEvents {
     subscribers: Vec<Subscriber>,
+    next_id: u64,
 }
 
 impl std::fmt::Debug for OperatorEvents {
@@ -55,6 +57,16 @@ impl OperatorEvents {
     /// Whether no stream is open.
     pub fn is_empty(&self) -> bool {
         self.subscribers.is_empty()
+    }
+
+    /// Forgets subscriber `id` (its reader went away).
+    fn remove(&mut self, id: u64) {
+        self.subscribers.retain(|subscriber| {
+            if subscriber.id == id {
+                libprocess::terminate(&subscriber.heartbeater);
+            }
+            subscriber.id != id
+        });
     }
 
     /// Sends `event` to every subscriber, encoded once per encoding; drops those gone.
@@ -188,7 +200,16 @@ impl MasterProcess {
             interval: OPERATOR_HEARTBEAT_INTERVAL,
             me: None,
         });
+        let id = self.operator_events.next_id;
+        self.operator_events.next_id += 1;
+        let me = self.pid();
+        writer.reader_closed().on_any(move |_| {
+            libprocess::dispatch(&me, move |m: &mut MasterProcess| {
+                m.operator_events.remove(id)
+            });
+        });
         self.operator_events.subscribers.push(Subscriber {
+            id,
             writer,
             content_type,
             heartbeater,
