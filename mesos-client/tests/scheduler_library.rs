@@ -5,14 +5,17 @@
 #[path = "support/fake_master.rs"]
 mod fake_master;
 
+use std::sync::Mutex;
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use fake_master::{FakeMaster, wait_until, with};
-use libprocess::Runtime;
 use libprocess::http::StatusCode;
+use libprocess::{Future, Promise, Runtime};
 use mesos_client::ContentType;
-use mesos_client::scheduler::{Scheduler, SchedulerConfig, SchedulerEvent, State, StaticDetector};
+use mesos_client::scheduler::{
+    MasterDetector, Scheduler, SchedulerConfig, SchedulerEvent, State, StaticDetector,
+};
 use mesos_core::v1;
 use mesos_core::v1::scheduler::{Event, call, event};
 
@@ -380,5 +383,75 @@ fn teardown_stops_reconnection() {
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(with(&master, |m| m.streams_opened), 1);
     assert_eq!(scheduler.state().get().unwrap(), State::Disconnected);
+    scheduler.stop().get().unwrap();
+}
+
+/// A detector whose leader the test changes, as a ZooKeeper detector would see elections.
+struct Elections {
+    leader: Mutex<String>,
+    watches: Mutex<Vec<(String, Promise<Option<String>>)>>,
+}
+
+impl Elections {
+    fn elect(&self, leader: String) {
+        *self.leader.lock().unwrap() = leader.clone();
+        for (previous, watch) in self.watches.lock().unwrap().drain(..) {
+            if previous != leader {
+                watch.set(Some(leader.clone()));
+            }
+        }
+    }
+}
+
+impl MasterDetector for Elections {
+    fn detect(&self, previous: Option<&str>) -> Future<Option<String>> {
+        let leader = self.leader.lock().unwrap().clone();
+        if previous == Some(leader.as_str()) {
+            let watch = Promise::new();
+            let future = watch.future();
+            self.watches.lock().unwrap().push((leader, watch));
+            future
+        } else {
+            Future::ready(Some(leader))
+        }
+    }
+}
+
+#[test]
+fn a_new_leader_from_the_detector_means_a_new_subscription() {
+    let (first_rt, first) = fake_master::start(FakeMaster::new());
+    let (second_rt, second) = fake_master::start(FakeMaster::new());
+    let elections = std::sync::Arc::new(Elections {
+        leader: Mutex::new(first_rt.handle().address().to_string()),
+        watches: Mutex::new(Vec::new()),
+    });
+    let runtime = Runtime::new();
+    runtime.handle().clock().pause();
+    let (scheduler, events) = Scheduler::with_channel(
+        runtime.handle(),
+        SchedulerConfig::new(framework()).backoff(Duration::from_secs(1), Duration::from_secs(1)),
+        elections.clone(),
+    );
+    next_event(&events, event::Type::Subscribed);
+    next_event(&events, event::Type::Heartbeat);
+
+    elections.elect(second_rt.handle().address().to_string());
+    assert_eq!(next(&events), SchedulerEvent::Disconnected);
+    runtime.handle().clock().settle();
+    runtime.handle().clock().advance(Duration::from_secs(1));
+    next_event(&events, event::Type::Subscribed);
+    assert_eq!(with(&first, |m| m.calls_of(call::Type::Subscribe).len()), 1);
+    let resubscribe = with(&second, |m| m.calls_of(call::Type::Subscribe));
+    assert_eq!(resubscribe.len(), 1);
+    assert_eq!(
+        resubscribe[0].call.framework_id.as_ref().unwrap().value,
+        "master-0000",
+        "a failover of the same framework"
+    );
+    assert_eq!(
+        scheduler.revive(vec![]).get().unwrap().status,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(with(&second, |m| m.calls_of(call::Type::Revive).len()), 1);
     scheduler.stop().get().unwrap();
 }

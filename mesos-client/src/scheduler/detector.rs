@@ -1,7 +1,9 @@
 //! Finding the leading master: the [`MasterDetector`] trait and the [`StaticDetector`] of a
 //! master given by address. (A ZooKeeper detector, `zk://`, is another implementation.)
 
-use libprocess::Future;
+use std::sync::Mutex;
+
+use libprocess::{Future, Promise};
 
 /// Why a master address is not one we can use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,20 +22,32 @@ pub enum MasterAddressError {
     ZooKeeper(String),
 }
 
-/// Tells the scheduler library where the leading master is.
+/// Tells the scheduler library where the leading master is, as Mesos's `MasterDetector`.
 pub trait MasterDetector: Send + Sync + 'static {
-    /// The leading master's `host:port`, once one is known. Called before every connection
-    /// attempt.
-    fn detect(&self) -> Future<String>;
+    /// The leading master's `host:port` once it differs from `previous`: with `None`, the
+    /// current leader as soon as one is known; with `Some(leader)`, a future that completes
+    /// when another master leads (`Some`) or none does (`None`). The library asks with `None`
+    /// before each connection attempt and watches with `Some` while connected; a future that
+    /// fails or is abandoned means no news.
+    fn detect(&self, previous: Option<&str>) -> Future<Option<String>>;
+}
+
+/// A shared detector detects as the one it shares.
+impl<D: MasterDetector + ?Sized> MasterDetector for std::sync::Arc<D> {
+    fn detect(&self, previous: Option<&str>) -> Future<Option<String>> {
+        (**self).detect(previous)
+    }
 }
 
 /// The master port when an address gives none.
 pub const DEFAULT_MASTER_PORT: u16 = 5050;
 
-/// A master known by its address, `host:port` or `http://host:port`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A master known by its address, `host:port` or `http://host:port`: it always leads.
+#[derive(Debug)]
 pub struct StaticDetector {
     endpoint: String,
+    /// The watch of the current leader, which never completes (replaced, so not kept forever).
+    watch: Mutex<Option<Promise<Option<String>>>>,
 }
 
 impl StaticDetector {
@@ -42,6 +56,7 @@ impl StaticDetector {
     pub fn new(master: &str) -> Result<StaticDetector, MasterAddressError> {
         Ok(StaticDetector {
             endpoint: parse_master(master)?,
+            watch: Mutex::new(None),
         })
     }
 
@@ -52,8 +67,15 @@ impl StaticDetector {
 }
 
 impl MasterDetector for StaticDetector {
-    fn detect(&self) -> Future<String> {
-        Future::ready(self.endpoint.clone())
+    fn detect(&self, previous: Option<&str>) -> Future<Option<String>> {
+        if previous == Some(self.endpoint.as_str()) {
+            let promise = Promise::new();
+            let future = promise.future();
+            *self.watch.lock().unwrap_or_else(|e| e.into_inner()) = Some(promise);
+            future
+        } else {
+            Future::ready(Some(self.endpoint.clone()))
+        }
     }
 }
 
@@ -139,7 +161,17 @@ mod tests {
             );
         }
         let detector = StaticDetector::new("http://m:1").unwrap();
-        assert_eq!(detector.detect().get().unwrap(), "m:1");
+        assert_eq!(detector.detect(None).get().unwrap().as_deref(), Some("m:1"));
+        assert_eq!(
+            detector.detect(Some("other:1")).get().unwrap().as_deref(),
+            Some("m:1")
+        );
+        let watch = detector.detect(Some("m:1"));
+        assert!(watch.is_pending(), "a static master never changes");
+        // A newer watch replaces it: the old one is abandoned, which means no news.
+        let newer = detector.detect(Some("m:1"));
+        assert!(watch.is_abandoned());
+        assert!(newer.is_pending());
     }
 
     #[test]

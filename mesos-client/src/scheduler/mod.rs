@@ -447,6 +447,8 @@ pub struct SchedulerProcess {
     attempt: u64,
     /// The master a redirect named, tried next instead of asking the detector.
     redirect: Option<String>,
+    /// What the detector last answered (a redirect may have taken us elsewhere).
+    detected: Option<String>,
     /// Redirects followed in a row; past a few, they wait a backoff too.
     redirects: u32,
     master: Option<String>,
@@ -494,6 +496,7 @@ impl SchedulerProcess {
             state: State::Disconnected,
             attempt: 0,
             redirect: None,
+            detected: None,
             redirects: 0,
             master: None,
             connections: None,
@@ -519,22 +522,28 @@ impl SchedulerProcess {
         self.attempt += 1;
         self.state = State::Connecting;
         let attempt = self.attempt;
-        let master = match self.redirect.take() {
-            Some(master) => Future::ready(master),
-            None => self.detector.detect(),
+        let (master, redirected) = match self.redirect.take() {
+            Some(master) => (Future::ready(Some(master)), true),
+            None => (self.detector.detect(None), false),
         };
         master.on_any(defer(
             self.me(),
-            move |p: &mut SchedulerProcess, master: Future<String>| p.detected(attempt, master),
+            move |p: &mut SchedulerProcess, master: Future<Option<String>>| {
+                p.detected(attempt, master, redirected)
+            },
         ));
     }
 
-    fn detected(&mut self, attempt: u64, master: Future<String>) {
+    fn detected(&mut self, attempt: u64, master: Future<Option<String>>, redirected: bool) {
         if attempt != self.attempt || self.state != State::Connecting {
             return;
         }
         let master = match master.result() {
-            Some(Ok(master)) => master.clone(),
+            Some(Ok(Some(master))) => master.clone(),
+            Some(Ok(None)) => {
+                self.lost(attempt, "no leading master");
+                return;
+            }
             _ => {
                 let reason = format!(
                     "failed to detect a master: {}",
@@ -544,6 +553,9 @@ impl SchedulerProcess {
                 return;
             }
         };
+        if !redirected {
+            self.detected = Some(master.clone());
+        }
         let address = match resolve(&master) {
             Ok(address) => address,
             Err(reason) => {
@@ -604,8 +616,31 @@ impl SchedulerProcess {
             calls,
             queue: CallQueue::default(),
         });
+        self.watch_leader();
         self.callbacks.connected();
         self.subscribe();
+    }
+
+    /// While connected, a change of leader ends this attempt; the next goes to the new one.
+    fn watch_leader(&mut self) {
+        let attempt = self.attempt;
+        self.detector.detect(self.detected.as_deref()).on_any(defer(
+            self.me(),
+            move |p: &mut SchedulerProcess, leader: Future<Option<String>>| {
+                if attempt != p.attempt || p.state < State::Connected {
+                    return;
+                }
+                match leader.result() {
+                    Some(Ok(leader)) if leader.as_deref() != p.detected.as_deref() => {
+                        info!(?leader, "the leading master changed");
+                        p.detected = None;
+                        p.lost(attempt, "the leading master changed");
+                    }
+                    // The same leader (against the contract), a failure or no news: nothing to do.
+                    _ => {}
+                }
+            },
+        ));
     }
 
     fn subscribe(&mut self) {
