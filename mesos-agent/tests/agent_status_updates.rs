@@ -32,9 +32,12 @@ fn update(task: &str, state: TaskState, n: u8) -> StatusUpdate {
     }
 }
 
+/// A forwarded update: its task and uuid.
+type Sent = (String, Vec<u8>);
+
 struct Fixture {
     runtime: Runtime,
-    sent: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    sent: Arc<Mutex<Vec<Sent>>>,
     manager: TaskStatusUpdateManager,
 }
 
@@ -62,7 +65,7 @@ impl Fixture {
         self.runtime.clock().settle();
     }
 
-    fn sent(&self) -> Vec<(String, Vec<u8>)> {
+    fn sent(&self) -> Vec<Sent> {
         self.runtime.clock().settle();
         self.sent.lock().clone()
     }
@@ -140,7 +143,10 @@ fn one_update_in_flight_retried_with_backoff_until_acknowledged() {
 #[test]
 fn retries_are_capped_at_ten_minutes() {
     let fx = Fixture::new();
-    fx.manager.update(update("t", TaskState::TaskRunning, 1), None).get().unwrap();
+    fx.manager
+        .update(update("t", TaskState::TaskRunning, 1), None)
+        .get()
+        .unwrap();
     // Retries at 10, 30, 70, 150, 310, 630 s (doubling), then every 600 s: 1230, 1830.
     let mut retries_at = Vec::new();
     let mut seen = fx.sent().len();

@@ -67,6 +67,7 @@ pub fn negotiate(accept: Option<&str>) -> Option<ContentType> {
 }
 
 /// Reads the request's content type: `Err` is the response to give.
+#[allow(clippy::result_large_err)] // The response is what the caller returns at once.
 pub fn request_content_type(request: &Request) -> Result<ContentType, Response> {
     match request.header("content-type").map(str::trim) {
         None => Err(Response::bad_request(

@@ -28,8 +28,8 @@ use mesos_core::v0::{
 use prost::Message;
 use tracing::{error, info, warn};
 
-use super::AgentProcess;
 use super::state::{ContentType, Executor, ExecutorState, Framework, FrameworkState, create_task};
+use super::{AgentProcess, log_failure};
 use crate::containerizer::{ContainerConfig, ContainerTermination};
 use crate::flags::std_duration;
 use crate::status_update::is_terminal;
@@ -83,7 +83,7 @@ impl AgentProcess {
         {
             resources.allocate(&role);
         }
-        let info = ExecutorInfo {
+        ExecutorInfo {
             executor_id: ExecutorId {
                 value: task.task_id.value.clone(),
             },
@@ -104,12 +104,10 @@ impl AgentProcess {
                 user: command.user.clone(),
                 // The executor's sandbox gets the task's URIs.
                 uris: command.uris.clone(),
-                ..Default::default()
             }),
             resources: resources.to_vec(),
             ..Default::default()
-        };
-        info
+        }
     }
 
     /// Runs tasks on an executor, launching it first if needed.
@@ -232,7 +230,10 @@ impl AgentProcess {
         } else {
             // Resources grow with the tasks.
             let allocated = executor.allocated();
-            let _ = self.containerizer.update(container_id, allocated);
+            log_failure(
+                "update the container's resources",
+                self.containerizer.update(container_id, allocated),
+            );
         }
     }
 
@@ -273,9 +274,11 @@ impl AgentProcess {
             return;
         }
         let allocated = executor.allocated();
-        let _ = self
-            .containerizer
-            .update(executor.container_id.clone(), allocated);
+        log_failure(
+            "update the container's resources",
+            self.containerizer
+                .update(executor.container_id.clone(), allocated),
+        );
         if group {
             let mut event = Event {
                 launch_group: Some(event::LaunchGroup {
@@ -504,8 +507,14 @@ impl AgentProcess {
         if let Some(files) = &self.files {
             let directory = config.sandbox.clone();
             let virtual_path = paths::executor_virtual_path(framework_id, &executor_id);
-            let _ = files.attach(directory.clone(), virtual_path.display().to_string());
-            let _ = files.attach(directory.clone(), directory.display().to_string());
+            log_failure(
+                "attach the sandbox",
+                files.attach(directory.clone(), virtual_path.display().to_string()),
+            );
+            log_failure(
+                "attach the sandbox",
+                files.attach(directory.clone(), directory.display().to_string()),
+            );
         }
         // The command's URIs go into the sandbox first, then the container starts.
         let (f, e, c) = (framework_id.clone(), executor_id, container_id.clone());
@@ -628,11 +637,14 @@ impl AgentProcess {
         executor.state = ExecutorState::Terminating;
         executor.termination_reason = Some(Reason::ExecutorRegistrationTimeout);
         executor.termination_state = Some(TaskState::TaskFailed);
-        let _ = self.containerizer.destroy(container_id.clone());
+        log_failure(
+            "destroy the container",
+            self.containerizer.destroy(container_id.clone()),
+        );
     }
 
     pub(super) fn kill_task(&mut self, from: libprocess::Upid, message: KillTaskMessage) {
-        if !self.from_master_quiet(&from) {
+        if !self.is_leading_master(&from) {
             return;
         }
         let framework_id = message.framework_id.clone();
@@ -705,7 +717,7 @@ impl AgentProcess {
         }
     }
 
-    fn from_master_quiet(&self, from: &libprocess::Upid) -> bool {
+    fn is_leading_master(&self, from: &libprocess::Upid) -> bool {
         self.master.as_ref() == Some(from)
     }
 
@@ -731,7 +743,10 @@ impl AgentProcess {
             ExecutorState::Registering => {
                 info!(executor_id = %executor_id.value, "destroying an executor that has not subscribed");
                 executor.state = ExecutorState::Terminating;
-                let _ = self.containerizer.destroy(container_id);
+                log_failure(
+                    "destroy the container",
+                    self.containerizer.destroy(container_id),
+                );
             }
             ExecutorState::Running => {
                 info!(executor_id = %executor_id.value, grace = ?grace, "shutting down executor");
@@ -746,7 +761,7 @@ impl AgentProcess {
                         && executor.state == ExecutorState::Terminating
                     {
                         warn!(executor_id = %e.value, "the executor did not exit within the grace period; destroying it");
-                        let _ = a.containerizer.destroy(c);
+                        log_failure("destroy the container", a.containerizer.destroy(c));
                     }
                 }));
                 let mut event = Event::default();
@@ -895,9 +910,11 @@ impl AgentProcess {
             executor.record_status(&update.status);
             if is_terminal(state) {
                 let allocated = executor.allocated();
-                let _ = self
-                    .containerizer
-                    .update(executor.container_id.clone(), allocated);
+                log_failure(
+                    "update the container's resources",
+                    self.containerizer
+                        .update(executor.container_id.clone(), allocated),
+                );
             }
             if checkpointing {
                 checkpoint_path = Some(paths::task_updates_path(
@@ -1012,7 +1029,10 @@ impl AgentProcess {
                     executor_id,
                     &executor.container_id,
                 );
-                let _ = self.gc.schedule(delay, meta);
+                log_failure(
+                    "schedule the checkpoint for gc",
+                    self.gc.schedule(delay, meta),
+                );
             }
         }
         framework.archive(executor_id);

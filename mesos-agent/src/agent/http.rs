@@ -232,7 +232,7 @@ impl AgentProcess {
             "reserved_resources": reserved,
             "unreserved_resources": resources_model(&unreserved.to_vec()),
             "reserved_resources_full": {},
-            "unreserved_resources_full": unreserved.to_vec().iter().map(|r| resource_json(r)).collect::<Vec<_>>(),
+            "unreserved_resources_full": unreserved.to_vec().iter().map(resource_json).collect::<Vec<_>>(),
             "frameworks": self.frameworks.values().map(framework_model).collect::<Vec<_>>(),
             "completed_frameworks": self.completed_frameworks.iter().map(framework_model).collect::<Vec<_>>(),
         })

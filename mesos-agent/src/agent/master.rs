@@ -60,7 +60,7 @@ pub(super) fn install(ctx: &mut Context<'_, AgentProcess>) {
     ctx.install_protobuf(|a: &mut AgentProcess, _, from, m: KillTaskMessage| a.kill_task(from, m));
     ctx.install_protobuf(
         |a: &mut AgentProcess, _, from, m: ShutdownExecutorMessage| {
-            if !a.from_master(&from) {
+            if !a.is_from_master(&from) {
                 return;
             }
             if let (Some(framework_id), Some(executor_id)) = (m.framework_id, m.executor_id) {
@@ -70,7 +70,7 @@ pub(super) fn install(ctx: &mut Context<'_, AgentProcess>) {
     );
     ctx.install_protobuf(
         |a: &mut AgentProcess, _, from, m: ShutdownFrameworkMessage| {
-            if a.from_master(&from) {
+            if a.is_from_master(&from) {
                 a.shutdown_framework(&m.framework_id);
             }
         },
@@ -87,7 +87,7 @@ pub(super) fn install(ctx: &mut Context<'_, AgentProcess>) {
         |a: &mut AgentProcess, _, from, m: FrameworkToExecutorMessage| a.framework_message(from, m),
     );
     ctx.install_protobuf(|a: &mut AgentProcess, _, from, m: ShutdownMessage| {
-        if a.from_master(&from) {
+        if a.is_from_master(&from) {
             warn!(message = %m.message.unwrap_or_default(), "the master asked the agent to shut down");
             a.shutdown();
         }
@@ -108,7 +108,7 @@ impl AgentProcess {
         libprocess::send(&self.upid, to, M::full_name(), message.encode_to_vec());
     }
 
-    fn from_master(&self, from: &Upid) -> bool {
+    fn is_from_master(&self, from: &Upid) -> bool {
         if self.master.as_ref() == Some(from) {
             return true;
         }
@@ -258,7 +258,7 @@ impl AgentProcess {
         agent_id: mesos_core::v0::SlaveId,
         ping_timeout: Option<f64>,
     ) {
-        if !self.from_master(&from) {
+        if !self.is_from_master(&from) {
             return;
         }
         match self.state {
@@ -290,7 +290,7 @@ impl AgentProcess {
         agent_id: mesos_core::v0::SlaveId,
         ping_timeout: Option<f64>,
     ) {
-        if !self.from_master(&from) {
+        if !self.is_from_master(&from) {
             return;
         }
         if self.info.id.as_ref() != Some(&agent_id) {
@@ -323,7 +323,7 @@ impl AgentProcess {
     }
 
     fn ping(&mut self, from: Upid, message: PingSlaveMessage) {
-        if !self.from_master(&from) {
+        if !self.is_from_master(&from) {
             return;
         }
         if !message.connected && self.state == AgentState::Running {
@@ -406,7 +406,7 @@ impl AgentProcess {
     }
 
     fn run_task(&mut self, from: Upid, message: RunTaskMessage) {
-        if !self.from_master(&from) {
+        if !self.is_from_master(&from) {
             return;
         }
         if self.state != AgentState::Running {
@@ -437,7 +437,7 @@ impl AgentProcess {
     }
 
     fn run_task_group(&mut self, from: Upid, message: RunTaskGroupMessage) {
-        if !self.from_master(&from) {
+        if !self.is_from_master(&from) {
             return;
         }
         if self.state != AgentState::Running {
@@ -458,7 +458,7 @@ impl AgentProcess {
     }
 
     fn update_framework(&mut self, from: Upid, message: UpdateFrameworkMessage) {
-        if !self.from_master(&from) {
+        if !self.is_from_master(&from) {
             return;
         }
         let checkpoint_path = self.meta();
@@ -484,7 +484,7 @@ impl AgentProcess {
     }
 
     fn status_update_acknowledgement(&mut self, from: Upid, m: StatusUpdateAcknowledgementMessage) {
-        if !self.from_master(&from) {
+        if !self.is_from_master(&from) {
             return;
         }
         let me = self.me();
@@ -504,7 +504,7 @@ impl AgentProcess {
     }
 
     fn framework_message(&mut self, from: Upid, m: FrameworkToExecutorMessage) {
-        if !self.from_master(&from) {
+        if !self.is_from_master(&from) {
             return;
         }
         let delivered = self

@@ -368,17 +368,17 @@ impl Agent {
         libprocess::terminate(&self.pid);
         libprocess::wait(&self.pid)
             .then(move |_| {
-                let _ = manager.terminate();
-                let _ = fetcher.terminate();
-                let _ = disk_watcher.terminate();
-                let _ = gc.terminate();
+                drop(manager.terminate());
+                drop(fetcher.terminate());
+                drop(disk_watcher.terminate());
+                drop(gc.terminate());
                 if let Some(files) = files {
-                    let _ = files.terminate();
+                    drop(files.terminate());
                 }
                 containerizer.terminate()
             })
             .then(move |_| {
-                let _ = finished;
+                drop(finished);
                 Future::ready(())
             })
     }
@@ -539,6 +539,11 @@ impl AgentProcess {
         let me = self.me();
         libprocess::terminate(&me);
     }
+}
+
+/// Fire and forget: a failure is logged.
+fn log_failure<T: Send + Sync + 'static>(what: &'static str, future: Future<T>) {
+    future.on_failed(move |error| tracing::warn!(%error, "cannot {what}"));
 }
 
 /// Seconds since the epoch, as Mesos timestamps.

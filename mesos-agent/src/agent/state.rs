@@ -223,7 +223,7 @@ pub fn create_task(
         discovery: info.discovery.clone(),
         container: info.container.clone(),
         health_check: info.health_check.clone(),
-        kill_policy: info.kill_policy.clone(),
+        kill_policy: info.kill_policy,
         limits: info.limits.clone(),
         ..Default::default()
     };

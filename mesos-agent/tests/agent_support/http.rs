@@ -5,6 +5,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+/// Response headers, in order.
+pub type Headers = Vec<(String, String)>;
+
 /// A response.
 #[derive(Debug)]
 pub struct HttpResponse {
@@ -45,7 +48,7 @@ fn send(
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
-) -> std::io::Result<(u16, Vec<(String, String)>, BufReader<TcpStream>)> {
+) -> std::io::Result<(u16, Headers, BufReader<TcpStream>)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n",
@@ -154,7 +157,7 @@ pub fn stream(
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
-) -> std::io::Result<(u16, Vec<(String, String)>, Stream)> {
+) -> std::io::Result<(u16, Headers, Stream)> {
     let (status, headers, reader) = send(addr, "POST", path, headers, body)?;
     let chunked =
         header(&headers, "transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
