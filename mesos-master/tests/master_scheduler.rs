@@ -534,3 +534,125 @@ fn update_framework_is_synchronous() {
     assert_eq!(response.status, StatusCode::BAD_REQUEST);
     assert!(body_text(&response).contains("user"));
 }
+
+#[test]
+fn gpu_agents_are_offered_only_to_gpu_frameworks() {
+    let (cluster, _agent) = cluster_with_agent("cpus:2;mem:1024;gpus:1");
+    let plain = Scheduler::subscribe(&cluster, framework_info("plain"), Encoding::Json);
+    cluster.advance(Duration::from_secs(1));
+    cluster.advance(Duration::from_secs(1));
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(
+        plain.offers().is_empty(),
+        "no GPU_RESOURCES: no offers of a GPU agent"
+    );
+    let gpu = Scheduler::subscribe(
+        &cluster,
+        with_capabilities(framework_info("gpu"), &[Capability::GpuResources]),
+        Encoding::Json,
+    );
+    cluster.advance(Duration::from_secs(1));
+    gpu.wait_count(event::Type::Offers, 1);
+    let offer = gpu.offers().remove(0);
+    assert!(offer.resources.iter().any(|r| r.name == "gpus"));
+}
+
+#[test]
+fn launch_group_sends_one_run_task_group() {
+    let (cluster, agent) = cluster_with_agent("cpus:2;mem:1024");
+    let scheduler = Scheduler::subscribe(&cluster, framework_info("fw"), Encoding::Protobuf);
+    cluster.advance(Duration::from_secs(1));
+    scheduler.wait_count(event::Type::Offers, 1);
+    let offer = scheduler.offers().remove(0);
+    let executor_resources: Vec<v1::Resource> =
+        mesos_core::resources::Resources::parse("cpus:0.1;mem:32", "*")
+            .unwrap()
+            .to_vec()
+            .iter()
+            .map(mesos_core::convert::evolve)
+            .collect();
+    let mut executor = v1::ExecutorInfo {
+        executor_id: v1::ExecutorId {
+            value: "default".into(),
+        },
+        resources: executor_resources,
+        ..Default::default()
+    };
+    executor.set_type(v1::executor_info::Type::Default);
+    let mut tasks = vec![
+        command_task("g1", &offer, "cpus:0.5;mem:128"),
+        command_task("g2", &offer, "cpus:0.5;mem:128"),
+    ];
+    for task in &mut tasks {
+        task.command = None;
+    }
+    let mut operation = v1::offer::Operation {
+        launch_group: Some(v1::offer::operation::LaunchGroup {
+            executor,
+            task_group: v1::TaskGroupInfo { tasks },
+        }),
+        ..Default::default()
+    };
+    operation.set_type(v1::offer::operation::Type::LaunchGroup);
+    let mut accept = call_of(call::Type::Accept);
+    accept.accept = Some(call::Accept {
+        offer_ids: vec![offer.id.clone()],
+        operations: vec![operation],
+        filters: None,
+    });
+    assert_eq!(scheduler.call(accept).status, StatusCode::ACCEPTED);
+    cluster.settle();
+    let groups = agent.received::<internal::RunTaskGroupMessage>();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].task_group.tasks.len(), 2);
+    assert_eq!(groups[0].launch_executor, Some(true));
+    let (tasks, executors) = cluster.inspect(|m| {
+        let fw = m.state.frameworks.values().next().unwrap();
+        (
+            fw.tasks.len(),
+            fw.executors.values().map(|e| e.len()).sum::<usize>(),
+        )
+    });
+    assert_eq!((tasks, executors), (2, 1));
+    // Offers name the framework's executors on the agent.
+    scheduler.call(call_of(call::Type::Revive));
+    cluster.advance(Duration::from_secs(1));
+    scheduler.wait_count(event::Type::Offers, 2);
+    let next = scheduler.offers().pop().unwrap();
+    assert_eq!(next.executor_ids[0].value, "default");
+}
+
+#[test]
+fn reservations_are_dropped_and_their_resources_come_back() {
+    let (cluster, agent) = cluster_with_agent("cpus:2;mem:1024");
+    let scheduler = Scheduler::subscribe(&cluster, framework_info("fw"), Encoding::Json);
+    cluster.advance(Duration::from_secs(1));
+    scheduler.wait_count(event::Type::Offers, 1);
+    let offer = scheduler.offers().remove(0);
+    let mut operation = v1::offer::Operation {
+        reserve: Some(v1::offer::operation::Reserve {
+            resources: offer.resources.clone(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    operation.set_type(v1::offer::operation::Type::Reserve);
+    let mut accept = call_of(call::Type::Accept);
+    accept.accept = Some(call::Accept {
+        offer_ids: vec![offer.id.clone()],
+        operations: vec![operation],
+        filters: Some(v1::Filters {
+            refuse_seconds: Some(0.0),
+        }),
+    });
+    assert_eq!(scheduler.call(accept).status, StatusCode::ACCEPTED);
+    cluster.advance(Duration::from_secs(1));
+    scheduler.wait_count(event::Type::Offers, 2);
+    let again = scheduler.offers().pop().unwrap();
+    assert_eq!(again.resources.len(), offer.resources.len());
+    assert!(
+        agent
+            .received::<internal::CheckpointResourcesMessage>()
+            .is_empty()
+    );
+}

@@ -2,3 +2,7 @@
 //! API (`/api/v1/scheduler`). Handlers get `&mut MasterProcess` and read its `state`.
 
 pub mod scheduler;
+pub mod endpoints;
+pub mod json_writer;
+pub mod operator;
+pub mod state_json;

@@ -110,6 +110,7 @@ impl MasterProcess {
             total,
             HashMap::new(),
         );
+        self.operator_agent_added(&agent_id);
         let reply = internal::SlaveRegisteredMessage {
             slave_id: agent_id.to_proto(),
             connection: Some(self.connection_info()),
@@ -446,6 +447,7 @@ impl MasterProcess {
             total,
             used.clone(),
         );
+        self.operator_agent_added(&agent_id);
         let agent = self.state.agents.get_mut(&agent_id).expect("just added");
         agent.reregistered_time = Some(now);
         for (framework_id, task) in tasks {
@@ -679,6 +681,7 @@ impl MasterProcess {
             framework.used.remove(agent_id);
         }
         self.allocator.remove_agent(agent_id.clone());
+        self.operator_agent_removed(agent_id);
         let failure = events::failure(agent_id.to_proto(), None, None);
         for framework in self.state.frameworks.values() {
             if let Some(stream) = &framework.stream {

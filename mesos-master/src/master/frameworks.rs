@@ -201,6 +201,7 @@ impl MasterProcess {
         framework.active = true;
         framework.stream = Some(stream);
         framework.heartbeater = Some(heartbeater);
+        self.operator_framework_subscribed(&framework_id);
         response
     }
 
@@ -253,6 +254,7 @@ impl MasterProcess {
         if let Some(framework) = self.state.frameworks.get_mut(framework_id) {
             framework.failover_timer = Some(timer);
         }
+        self.operator_framework_updated(framework_id);
     }
 
     fn failover_timeout_expired(&mut self, framework_id: &FrameworkId, epoch: u64) {
@@ -317,6 +319,7 @@ impl MasterProcess {
             agent.executors.remove(framework_id);
         }
         self.allocator.remove_framework(framework_id.clone());
+        self.operator_framework_removed(&framework.info);
 
         let mut completed: Vec<_> = framework.completed_tasks.drain(..).collect();
         for (_, mut task) in framework.tasks.drain() {

@@ -26,6 +26,7 @@ pub mod frameworks;
 pub mod heartbeater;
 pub mod observer;
 pub mod offers;
+pub mod operator_events;
 pub mod state;
 pub mod stream;
 pub mod updates;
@@ -173,6 +174,7 @@ impl Master {
             removal_draining: false,
             recovery_waiters: Vec::new(),
             recovery_failed: None,
+            operator_events: Default::default(),
         };
         let pid = runtime
             .spawn_with_id("master", process)
@@ -297,6 +299,8 @@ pub struct MasterProcess {
     recovery_waiters: Vec<Promise<bool>>,
     /// Why recovery failed, if it did.
     pub recovery_failed: Option<String>,
+    /// Open operator event streams.
+    pub operator_events: operator_events::OperatorEvents,
 }
 
 impl std::fmt::Debug for MasterProcess {
@@ -347,6 +351,8 @@ impl Process for MasterProcess {
             },
         );
         crate::http::scheduler::install(ctx);
+        crate::http::endpoints::install(ctx);
+        crate::http::operator::install(ctx);
 
         // The allocator hands offers back to this process.
         let mut options = allocator::Options::default()

@@ -673,6 +673,8 @@ impl MasterProcess {
                 resources: Resources::from(task.resources.clone()),
             },
         );
+        self.operator_events
+            .task_added(&framework.tasks[&task_id].info);
         *framework.used.entry(agent_id.clone()).or_default() += consumed;
         if let Some(executor) = executor {
             framework

@@ -57,6 +57,9 @@ impl MasterProcess {
         recorded.data = None;
         recorded.uuid = None;
         task.info.statuses.push(recorded);
+        if !was_terminal {
+            self.operator_events.task_updated(&task.info, status);
+        }
         if was_terminal || !is_terminal(new_state) {
             return;
         }

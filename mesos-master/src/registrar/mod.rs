@@ -286,3 +286,122 @@ impl RegistrarProcess {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use libprocess::Runtime;
+
+    use super::*;
+
+    /// Counts stores; fails them when told to.
+    struct Counting {
+        inner: InMemoryStorage,
+        stores: Arc<AtomicUsize>,
+        fail: bool,
+    }
+
+    impl Storage for Counting {
+        fn fetch(&mut self) -> Result<Option<Registry>, StorageError> {
+            self.inner.fetch()
+        }
+
+        fn store(&mut self, registry: &Registry) -> Result<(), StorageError> {
+            if self.fail {
+                return Err(StorageError::Corrupt {
+                    path: "test".into(),
+                    reason: "disk on fire".into(),
+                });
+            }
+            self.stores.fetch_add(1, Ordering::SeqCst);
+            self.inner.store(registry)
+        }
+    }
+
+    fn agent(id: &str) -> v0::SlaveInfo {
+        v0::SlaveInfo {
+            hostname: "h".into(),
+            id: Some(v0::SlaveId { value: id.into() }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn operations_queued_together_are_stored_once_and_answered_in_order() {
+        let runtime = Runtime::new();
+        let stores = Arc::new(AtomicUsize::new(0));
+        let registrar = Registrar::spawn(
+            &runtime,
+            Box::new(Counting {
+                inner: InMemoryStorage::default(),
+                stores: stores.clone(),
+                fail: false,
+            }),
+        );
+        // Applied before recovery: they wait, then go as one batch.
+        let a = registrar.apply(Operation::AdmitAgent(agent("a")));
+        let b = registrar.apply(Operation::AdmitAgent(agent("b")));
+        let again = registrar.apply(Operation::AdmitAgent(agent("a")));
+        let unknown = registrar.apply(Operation::MarkUnreachable {
+            agent_id: v0::SlaveId { value: "z".into() },
+            time: 1,
+        });
+        registrar.recover(v0::MasterInfo::default()).get().unwrap();
+        assert_eq!(a.get(), Ok(true));
+        assert_eq!(b.get(), Ok(true));
+        assert!(again.get().is_err(), "admitting twice fails");
+        assert!(unknown.get().is_err());
+        // One store for recovery, one for the batch.
+        assert_eq!(stores.load(Ordering::SeqCst), 2);
+
+        let unreachable = registrar.apply(Operation::MarkUnreachable {
+            agent_id: v0::SlaveId { value: "a".into() },
+            time: 5,
+        });
+        assert_eq!(unreachable.get(), Ok(true));
+        let registry = registrar.registry().get().unwrap().unwrap();
+        assert_eq!(registry.slaves.unwrap().slaves.len(), 1);
+        assert_eq!(registry.unreachable.unwrap().slaves[0].id.value, "a");
+        // Readmitting an unreachable agent moves it back.
+        assert_eq!(
+            registrar.apply(Operation::ReadmitAgent(agent("a"))).get(),
+            Ok(true)
+        );
+        // Nothing to do: no store.
+        let before = stores.load(Ordering::SeqCst);
+        assert_eq!(
+            registrar
+                .apply(Operation::RemoveAgent(v0::SlaveId { value: "q".into() }))
+                .get(),
+            Ok(false)
+        );
+        assert_eq!(stores.load(Ordering::SeqCst), before);
+    }
+
+    #[test]
+    fn a_failed_store_fails_the_operations_and_keeps_the_old_registry() {
+        let runtime = Runtime::new();
+        let registrar = Registrar::spawn(&runtime, Box::new(InMemoryStorage::default()));
+        registrar.recover(v0::MasterInfo::default()).get().unwrap();
+        let failing = Registrar::spawn(
+            &runtime,
+            Box::new(Counting {
+                inner: InMemoryStorage::default(),
+                stores: Arc::new(AtomicUsize::new(0)),
+                fail: true,
+            }),
+        );
+        assert!(failing.recover(v0::MasterInfo::default()).get().is_err());
+        let ok = registrar.apply(Operation::UpdateWeights(vec![v0::WeightInfo {
+            weight: 2.0,
+            role: Some("r".into()),
+        }]));
+        assert_eq!(ok.get(), Ok(true));
+        assert_eq!(
+            registrar.registry().get().unwrap().unwrap().weights.len(),
+            1
+        );
+    }
+}

@@ -61,11 +61,19 @@ impl Cluster {
     }
 
     pub fn with_flags(flags: MasterFlags) -> Cluster {
-        let runtime = Runtime::builder()
+        Cluster::with_body_limit(flags, None)
+    }
+
+    /// A master whose runtime refuses bodies over `limit` bytes.
+    pub fn with_body_limit(flags: MasterFlags, limit: Option<usize>) -> Cluster {
+        let mut builder = Runtime::builder()
             .ip("127.0.0.1".parse().unwrap())
             .port(0)
-            .workers(2)
-            .build();
+            .workers(2);
+        if let Some(limit) = limit {
+            builder = builder.max_message_body(limit);
+        }
+        let runtime = builder.build();
         runtime.clock().pause();
         let mut options = Options::default();
         options.allocator_seed = Some(7);
