@@ -178,8 +178,9 @@ pub fn wait<P: Process>(pid: &Pid<P>) -> Future<()> {
     pid.cell.wait()
 }
 
-/// Sends a named message from `from` to `to` through the current runtime (locally, or
-/// over the network when `to` lives elsewhere).
+/// Sends a named message from `from` to `to` (locally, or over the network when `to` lives
+/// elsewhere) through the runtime `from` lives in: the current one, or, from a thread of no
+/// runtime, the listening runtime at `from`'s address.
 pub fn send(from: &Upid, to: &Upid, name: impl Into<String>, body: impl Into<Bytes>) {
-    runtime::current().send(from, to, name, body);
+    runtime::for_sender(from).send(from, to, name, body);
 }

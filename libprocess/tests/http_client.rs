@@ -13,6 +13,7 @@ const WAIT: Duration = Duration::from_secs(10);
 struct Server {
     requests: u64,
     subscribers: Vec<PipeWriter>,
+    recorded: Vec<String>,
 }
 
 impl Process for Server {
@@ -32,6 +33,12 @@ impl Process for Server {
                     .with_header("x-count", me.requests.to_string())
                     .with_header("x-host", request.header("host").unwrap_or("-")),
             )
+        });
+        ctx.route("/record", |me: &mut Server, _ctx, request| {
+            let body = request.body_bytes().cloned().unwrap_or_default();
+            me.recorded
+                .push(String::from_utf8_lossy(&body).into_owned());
+            Future::ready(Response::accepted())
         });
         ctx.route("/moved", |_: &mut Server, _ctx, _request| {
             Future::ready(Response::temporary_redirect("//elsewhere:5050/moved"))
@@ -200,4 +207,26 @@ fn failures_fail_the_future() {
             .header("bad header", "v")
             .is_err()
     );
+}
+
+#[test]
+fn requests_on_a_connection_arrive_in_the_order_sent() {
+    let (runtime, pid, base) = server();
+    let connection = client::connect(runtime.address()).get().unwrap();
+    let answers: Vec<Future<Response>> = (0..300)
+        .map(|i| {
+            let request = ClientRequest::post(&format!("{base}/record"))
+                .unwrap()
+                .body("text/plain", i.to_string());
+            connection.send(request)
+        })
+        .collect();
+    for answer in &answers {
+        assert_eq!(answer.get().unwrap().status, StatusCode::ACCEPTED);
+    }
+    let recorded = call(&pid, |me: &mut Server| me.recorded.clone())
+        .get()
+        .unwrap();
+    let expected: Vec<String> = (0..300).map(|i| i.to_string()).collect();
+    assert_eq!(recorded, expected);
 }

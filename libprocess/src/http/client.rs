@@ -287,11 +287,14 @@ pub fn connect(address: SocketAddr) -> Future<Connection> {
             }
             closed.set(());
         });
+        let (queue, jobs) = tokio::sync::mpsc::unbounded_channel();
+        let dispatcher = tokio::spawn(dispatch(sender, jobs));
         Ok(Connection {
             inner: Arc::new(ConnectionInner {
                 address,
-                sender: tokio::sync::Mutex::new(sender),
+                queue,
                 driver,
+                dispatcher,
                 disconnected,
             }),
         })
@@ -308,13 +311,23 @@ pub struct Connection {
 
 struct ConnectionInner {
     address: SocketAddr,
-    sender: tokio::sync::Mutex<http1::SendRequest<Full<Bytes>>>,
+    /// Requests in the order they were sent, for the dispatcher.
+    queue: tokio::sync::mpsc::UnboundedSender<Job>,
     driver: tokio::task::JoinHandle<()>,
+    dispatcher: tokio::task::JoinHandle<()>,
     disconnected: Future<()>,
+}
+
+/// A request waiting for its turn on a connection.
+struct Job {
+    request: ClientRequest,
+    streaming: bool,
+    promise: Promise<Response>,
 }
 
 impl Drop for ConnectionInner {
     fn drop(&mut self) {
+        self.dispatcher.abort();
         self.driver.abort();
     }
 }
@@ -334,40 +347,70 @@ impl Connection {
         self.inner.address
     }
 
-    /// Sends `request` once the requests before it are answered; the answer comes with its
-    /// whole body.
+    /// Sends `request` once the requests sent before it are answered; the answer comes with
+    /// its whole body.
     pub fn send(&self, request: ClientRequest) -> Future<Response> {
-        let inner = Arc::clone(&self.inner);
-        run(async move {
-            let response = {
-                let mut sender = inner.sender.lock().await;
-                exchange(&mut sender, request).await?
-            };
-            buffered(response).await
-        })
+        self.enqueue(request, false)
     }
 
-    /// Sends `request`; the answer comes once its head arrives, its body streamed. Later
-    /// requests on this connection wait until that body ends.
+    /// Sends `request` in turn; the answer comes once its head arrives, its body streamed.
+    /// Later requests on this connection wait until that body ends.
     pub fn send_streaming(&self, request: ClientRequest) -> Future<Response> {
-        let inner = Arc::clone(&self.inner);
-        run(async move {
-            let response = {
-                let mut sender = inner.sender.lock().await;
-                exchange(&mut sender, request).await?
-            };
-            Ok(stream(response, || {}))
-        })
+        self.enqueue(request, true)
+    }
+
+    fn enqueue(&self, request: ClientRequest, streaming: bool) -> Future<Response> {
+        let promise = Promise::new();
+        let future = promise.future();
+        let job = Job {
+            request,
+            streaming,
+            promise,
+        };
+        if let Err(rejected) = self.inner.queue.send(job) {
+            rejected
+                .0
+                .promise
+                .fail(format!("connection to {} closed", self.inner.address));
+        }
+        future
     }
 
     /// Closes the connection; requests in flight fail and a streamed body ends with a failure.
     pub fn disconnect(&self) {
+        self.inner.dispatcher.abort();
         self.inner.driver.abort();
     }
 
     /// Completes when the connection is closed, by either side.
     pub fn disconnected(&self) -> Future<()> {
         self.inner.disconnected.clone()
+    }
+}
+
+/// Sends the connection's requests one after the other, in the order they were queued; a
+/// whole answer's body is read on a task of its own while the next request waits its turn.
+async fn dispatch(
+    mut sender: http1::SendRequest<Full<Bytes>>,
+    mut jobs: tokio::sync::mpsc::UnboundedReceiver<Job>,
+) {
+    while let Some(job) = jobs.recv().await {
+        match exchange(&mut sender, job.request).await {
+            Ok(response) if job.streaming => {
+                job.promise.set(stream(response, || {}));
+            }
+            Ok(response) => {
+                tokio::spawn(async move {
+                    match buffered(response).await {
+                        Ok(response) => job.promise.set(response),
+                        Err(message) => job.promise.fail(message),
+                    };
+                });
+            }
+            Err(message) => {
+                job.promise.fail(message);
+            }
+        }
     }
 }
 

@@ -36,6 +36,11 @@ pub(crate) async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<R
             process_buffer(&mut buf, &mut out, &mut senders, &shared, peer)
         });
         if let Some(task) = inline {
+            // The handler runs as if on a worker of this runtime: `current()` is this one.
+            let _current = crate::runtime::Handle {
+                shared: shared.clone(),
+            }
+            .enter();
             scheduler::run_inline(task);
         }
         // Answers go out after the handler, so that its reply is not queued behind them.

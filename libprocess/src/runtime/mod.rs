@@ -12,14 +12,15 @@ pub(crate) mod scheduler;
 pub(crate) mod thunk;
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, LazyLock, OnceLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 use crate::clock::{Clock, ClockState, Timers};
 use crate::filter::Filters;
@@ -295,6 +296,9 @@ impl Builder {
             );
             let _ = shared.transport.set(Arc::new(outbound));
             let _ = shared.net.set(network);
+            LISTENING
+                .write()
+                .insert(shared.address, Arc::downgrade(&shared));
         }
         let mut threads = Vec::with_capacity(workers + 1);
         for seed in seeds {
@@ -408,6 +412,13 @@ impl Runtime {
         drop(cells);
         if let Some(net) = shared.net.get() {
             net.shutdown();
+            let mut listening = LISTENING.write();
+            if listening
+                .get(&shared.address)
+                .is_some_and(|weak| std::ptr::eq(weak.as_ptr(), Arc::as_ptr(shared)))
+            {
+                listening.remove(&shared.address);
+            }
         }
         shared.scheduler.shutdown();
         shared.timers.shutdown();
@@ -459,6 +470,34 @@ thread_local! {
 }
 
 static DEFAULT: OnceLock<Runtime> = OnceLock::new();
+
+/// The listening runtimes of this OS process by address, so that a message sent from a thread
+/// of no runtime (a timer's, an HTTP client's, a plain thread) leaves through the runtime of
+/// its sender rather than through the default runtime, which has no network.
+static LISTENING: LazyLock<RwLock<HashMap<SocketAddr, Weak<RtShared>>>> =
+    LazyLock::new(Default::default);
+
+/// The runtime that sends for `from`: the current one if `from` lives there, else the
+/// listening runtime at `from`'s address, else the current one.
+pub(crate) fn for_sender(from: &Upid) -> Handle {
+    let entered = CURRENT.with(|c| {
+        c.borrow()
+            .last()
+            .filter(|h| h.shared.address == from.address())
+            .cloned()
+    });
+    if let Some(handle) = entered {
+        return handle;
+    }
+    let found = LISTENING
+        .read()
+        .get(&from.address())
+        .and_then(Weak::upgrade);
+    match found {
+        Some(shared) => Handle { shared },
+        None => current(),
+    }
+}
 
 thread_local! {
     /// Where generated ids are formatted, so a spawn allocates only the id it keeps.
