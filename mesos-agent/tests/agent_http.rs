@@ -604,3 +604,105 @@ fn state_flags_health_metrics_and_the_operator_api() {
             .contains("visible output")
     );
 }
+
+#[test]
+fn task_groups_launch_together_and_protobuf_streams_work() {
+    let mut cluster = Cluster::new(true);
+    let agent = cluster.start_registered(cluster.flags());
+    let fw = framework("fw-group", false);
+    let executor = ExecutorInfo {
+        executor_id: ExecutorId {
+            value: "grouped".to_owned(),
+        },
+        command: Some(CommandInfo {
+            value: Some("sleep 60".to_owned()),
+            ..Default::default()
+        }),
+        resources: mesos_core::resources::Resources::parse("cpus:0.1;mem:32", "*")
+            .unwrap()
+            .to_vec(),
+        ..Default::default()
+    };
+    let tasks = ["a", "b"]
+        .iter()
+        .map(|id| {
+            let mut task = command_task(id, "unused", "cpus:0.1;mem:16");
+            task.command = None;
+            task
+        })
+        .collect();
+    cluster.master.send(
+        agent.upid(),
+        &mesos_core::internal::RunTaskGroupMessage {
+            framework: fw.clone(),
+            executor,
+            task_group: mesos_core::v0::TaskGroupInfo { tasks },
+            ..Default::default()
+        },
+    );
+    assert!(eventually(WAIT, || {
+        let state = agent.state_json().get().unwrap();
+        state["frameworks"][0]["executors"][0]["queued_tasks"]
+            .as_array()
+            .is_some_and(|t| t.len() == 2)
+    }));
+
+    // Subscribe in protobuf: RecordIO of serialized v1 events.
+    use prost::Message;
+    let subscribe = mesos_core::v1::executor::Call {
+        executor_id: mesos_core::v1::ExecutorId {
+            value: "grouped".to_owned(),
+        },
+        framework_id: mesos_core::v1::FrameworkId {
+            value: "fw-group".to_owned(),
+        },
+        r#type: Some(mesos_core::v1::executor::call::Type::Subscribe as i32),
+        subscribe: Some(Default::default()),
+        ..Default::default()
+    };
+    let (status, headers, mut stream) = http::stream(
+        cluster.address(),
+        "/api/v1/executor",
+        &[
+            ("Content-Type", "application/x-protobuf"),
+            ("Accept", "application/x-protobuf"),
+        ],
+        &subscribe.encode_to_vec(),
+    )
+    .unwrap();
+    stream.set_timeout(WAIT);
+    assert_eq!(status, 200);
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("content-type") && v == "application/x-protobuf")
+    );
+    let decode =
+        |record: Vec<u8>| mesos_core::v1::executor::Event::decode(record.as_slice()).unwrap();
+    let subscribed = decode(stream.next_record().expect("SUBSCRIBED"));
+    assert_eq!(
+        subscribed.r#type(),
+        mesos_core::v1::executor::event::Type::Subscribed
+    );
+    let group = decode(stream.next_record().expect("LAUNCH_GROUP"));
+    assert_eq!(
+        group.r#type(),
+        mesos_core::v1::executor::event::Type::LaunchGroup
+    );
+    let ids: Vec<String> = group
+        .launch_group
+        .unwrap()
+        .task_group
+        .tasks
+        .iter()
+        .map(|t| t.task_id.value.clone())
+        .collect();
+    assert_eq!(ids, ["a", "b"]);
+
+    // /monitor/statistics reports the running executor's usage.
+    let statistics = http::get(cluster.address(), "/monitor/statistics").json();
+    let entry = &statistics[0];
+    assert_eq!(entry["executor_id"], "grouped");
+    assert_eq!(entry["framework_id"], "fw-group");
+    assert!(entry["statistics"]["timestamp"].is_number(), "{statistics}");
+}

@@ -105,3 +105,30 @@ fn agent_registers_again_when_pings_stop() {
         mesos_agent::AgentState::Running
     );
 }
+
+#[test]
+fn agent_reregisters_with_a_master_that_failed_over() {
+    let mut cluster = Cluster::new(true);
+    let agent = cluster.start_registered(cluster.flags());
+    // The master process goes away (the agent's link breaks) and a new one takes its place
+    // at the same address.
+    libprocess::terminate(&cluster.master.pid);
+    libprocess::wait(&cluster.master.pid).get().unwrap();
+    assert!(agent_support::eventually(agent_support::WAIT, || {
+        agent.state().get().ok() == Some(mesos_agent::AgentState::Disconnected)
+    }));
+    cluster.master = agent_support::TestMaster::spawn(cluster.runtime.handle(), "agent-1", true);
+    let reregister = cluster
+        .master
+        .wait_for(agent_support::WAIT, |r| {
+            r.iter().find_map(|m| match m {
+                Received::Reregister(m) => Some(m.clone()),
+                _ => None,
+            })
+        })
+        .expect("ReregisterSlaveMessage to the new master");
+    assert_eq!(reregister.slave.id.as_ref().unwrap().value, "agent-1");
+    assert!(agent_support::eventually(agent_support::WAIT, || {
+        agent.state().get().ok() == Some(mesos_agent::AgentState::Running)
+    }));
+}

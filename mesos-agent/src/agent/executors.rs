@@ -224,10 +224,13 @@ impl AgentProcess {
             info!(task_id = %task.task_id.value, executor_id = %executor_id.value, framework_id = %framework_id.value, "queued task");
             executor.queued_tasks.insert(task.task_id.clone(), task);
         }
+        let ids: Vec<TaskId> = tasks.iter().map(|t| t.task_id.clone()).collect();
         if executor.state == ExecutorState::Running {
-            let tasks: Vec<TaskId> = tasks.iter().map(|t| t.task_id.clone()).collect();
-            self.launch_queued(&framework_id, &executor_id, Some((tasks, group)));
+            self.launch_queued(&framework_id, &executor_id, Some((ids, group)));
         } else {
+            if group {
+                executor.queued_groups.push(ids);
+            }
             // Resources grow with the tasks.
             let allocated = executor.allocated();
             log_failure(
@@ -254,7 +257,27 @@ impl AgentProcess {
         };
         let (ids, group) = match only {
             Some((ids, group)) => (ids, group),
-            None => (executor.queued_tasks.keys().cloned().collect(), false),
+            None => {
+                // Groups first, each as one LAUNCH_GROUP; then the single tasks.
+                for ids in std::mem::take(&mut executor.queued_groups) {
+                    self.launch_queued(framework_id, executor_id, Some((ids, true)));
+                }
+                let Some(executor) = self
+                    .frameworks
+                    .get_mut(framework_id)
+                    .and_then(|f| f.executors.get_mut(executor_id))
+                else {
+                    return;
+                };
+                (executor.queued_tasks.keys().cloned().collect(), false)
+            }
+        };
+        let Some(executor) = self
+            .frameworks
+            .get_mut(framework_id)
+            .and_then(|f| f.executors.get_mut(executor_id))
+        else {
+            return;
         };
         let exposed_executor_id = (!executor.command_executor).then(|| executor_id.clone());
         let mut infos = Vec::new();
@@ -486,6 +509,7 @@ impl AgentProcess {
             state: ExecutorState::Registering,
             command_executor,
             queued_tasks: BTreeMap::new(),
+            queued_groups: Vec::new(),
             launched_tasks: BTreeMap::new(),
             terminated_tasks: BTreeMap::new(),
             completed_tasks: Default::default(),

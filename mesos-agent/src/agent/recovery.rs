@@ -359,6 +359,7 @@ impl AgentProcess {
                     state: ExecutorState::Registering,
                     command_executor,
                     queued_tasks: BTreeMap::new(),
+                    queued_groups: Vec::new(),
                     launched_tasks: BTreeMap::new(),
                     terminated_tasks: BTreeMap::new(),
                     completed_tasks: Default::default(),

@@ -78,6 +78,8 @@ pub struct Executor {
     pub command_executor: bool,
     /// Tasks waiting for the executor to subscribe.
     pub queued_tasks: BTreeMap<TaskId, TaskInfo>,
+    /// Queued task groups (their tasks are in `queued_tasks`), launched together.
+    pub queued_groups: Vec<Vec<TaskId>>,
     /// Tasks sent to the executor and not terminal.
     pub launched_tasks: BTreeMap<TaskId, Task>,
     /// Terminal tasks whose terminal update is not acknowledged yet.
