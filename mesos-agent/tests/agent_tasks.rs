@@ -281,3 +281,42 @@ fn custom_executor_gets_the_documented_environment() {
     assert_eq!(exited.executor_id.value, "custom");
     assert_eq!(exited.status, 9, "killed by SIGKILL");
 }
+
+#[test]
+fn unusable_flags_are_refused_at_start() {
+    let cluster = Cluster::new(true);
+    let start = |edit: &dyn Fn(&mut mesos_agent::Flags)| {
+        let mut flags = cluster.flags();
+        edit(&mut flags);
+        mesos_agent::Agent::start(flags, cluster.runtime.handle())
+            .map(|_| ())
+            .map_err(|e| mesos_agent::error_chain(&e))
+    };
+    let error = start(&|f| f.isolation = "bogus/iso".to_owned()).unwrap_err();
+    assert!(
+        error.contains("unknown or unsupported isolator 'bogus/iso'"),
+        "{error}"
+    );
+    let error = start(&|f| f.containerizers = "docker".to_owned()).unwrap_err();
+    assert!(error.contains("--containerizers"), "{error}");
+    let error = start(&|f| f.launcher = Some("bsd".to_owned())).unwrap_err();
+    assert!(error.contains("--launcher"), "{error}");
+    let error = start(&|f| f.resources = Some("cpus:lots".to_owned())).unwrap_err();
+    assert!(error.contains("resources"), "{error}");
+    let error = start(&|f| f.master = Some("zk://127.0.0.1:2181/mesos".to_owned())).unwrap_err();
+    assert!(error.contains("ZooKeeper"), "{error}");
+    // Nothing was started: no agent process, no checkpoint.
+    assert!(
+        !cluster
+            .runtime
+            .handle()
+            .processes()
+            .iter()
+            .any(|p| p.upid.id().starts_with("slave("))
+    );
+    assert!(
+        !mesos_agent::paths::meta_root(&cluster.dir.join("work"))
+            .join("slaves")
+            .exists()
+    );
+}
