@@ -5,7 +5,7 @@
 //! A task with no `ExecutorInfo` gets the command executor (`mesos-executor` from
 //! `--launcher_dir`, executor ID = task ID, plus `cpus:0.1;mem:32`). An executor runs in a
 //! container whose sandbox is `<work_dir>/slaves/<agent>/frameworks/<fw>/executors/<ex>/runs/<container>`
-//! with the environment of [`AgentProcess::executor_environment`]. Its tasks wait in
+//! with the environment `executor_environment` builds (Mesos's `MESOS_*` variables). Its tasks wait in
 //! `queued_tasks` until it subscribes; if it does not within
 //! `--executor_registration_timeout`, it is destroyed. Shutting an executor down sends it
 //! `SHUTDOWN` and destroys its container after `--executor_shutdown_grace_period`. When the

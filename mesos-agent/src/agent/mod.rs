@@ -3,18 +3,25 @@
 //! checkpoints enough to survive its own restart.
 //!
 //! The process's state and handlers are split by concern:
-//! - [`master`](self::master): detection, (re-)registration with backoff, pings, and the
+//! - [`master`]: detection, (re-)registration with backoff, pings, and the
 //!   messages from the master (`RunTaskMessage`, `KillTaskMessage`, shutdowns, acks, ...);
-//! - [`executors`](self::executors): launching executors (sandbox, environment, container),
+//! - [`executors`]: launching executors (sandbox, environment, container),
 //!   their tasks, kills, shutdowns with the grace period and what happens when they end;
-//! - [`executor_api`](self::executor_api): `/api/v1/executor` (SUBSCRIBE stream, UPDATE,
+//! - [`executor_api`]: `/api/v1/executor` (SUBSCRIBE stream, UPDATE,
 //!   MESSAGE, HEARTBEAT);
-//! - [`http`](self::http): `/state`, `/flags`, `/health`, `/monitor/statistics`, the v1
+//! - [`http`]: `/state`, `/flags`, `/health`, `/monitor/statistics`, the v1
 //!   operator API and metrics;
-//! - [`recovery`](self::recovery): reading checkpoints back after a restart.
+//! - [`recovery`]: reading checkpoints back after a restart.
 //!
 //! Other processes it drives: the [`Containerizer`], the [`TaskStatusUpdateManager`] (which
-//! calls back to forward updates to the master).
+//! calls back to forward updates to the master), the [`Fetcher`] (URIs into a sandbox before
+//! its container starts), [`Files`] (sandboxes browsable under `/files` and through
+//! LIST_FILES/READ_FILE), the [`GarbageCollector`] (finished sandboxes after `--gc_delay`)
+//! and the [`DiskWatcher`] (prunes sooner when the disk fills).
+//!
+//! In-process use (e.g. a `mesos-local`): build a listening runtime, then
+//! [`Agent::start`]`(flags, runtime.handle())`; the first agent of a runtime is `slave(1)`
+//! and the runtime's HTTP delegate (so `/state` and `/api/v1/executor` reach it).
 //!
 //! Invariants: a task is in exactly one of its executor's `queued_tasks`,
 //! `launched_tasks`, `terminated_tasks` or `completed_tasks`; every update goes through the
