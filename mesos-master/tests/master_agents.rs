@@ -402,7 +402,6 @@ fn master_restart_recovers_agents_from_the_registry() {
     );
 
     // The scheduler resubscribes and sees its task.
-    let mut info = info;
     info.id = Some(scheduler.framework_id());
     let again = Scheduler::subscribe(&cluster, info, Encoding::Json);
     let mut reconcile = call_of(v1::scheduler::call::Type::Reconcile);

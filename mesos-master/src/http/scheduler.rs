@@ -10,6 +10,9 @@
 //! with the call's content (stale offers, bad tasks) come back as events, never as HTTP
 //! errors.
 
+// The error of these helpers is the HTTP answer itself, built once and returned as is.
+#![allow(clippy::result_large_err)]
+
 use libprocess::http::{Method, Request, Response, RouteOptions, StatusCode};
 use libprocess::{Context, Future};
 use mesos_core::convert::devolve;

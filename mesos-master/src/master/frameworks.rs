@@ -357,6 +357,7 @@ impl MasterProcess {
     }
 
     /// UPDATE_FRAMEWORK: the new info, checked; `Err` is the HTTP answer.
+    #[allow(clippy::result_large_err)] // The error is the HTTP answer, returned as is.
     pub(crate) fn update_framework(
         &mut self,
         framework_id: &FrameworkId,

@@ -220,7 +220,7 @@ impl MasterProcess {
                 offer.framework_id,
                 offer.agent_id,
                 offer.resources,
-                Some(decline.filters.clone().unwrap_or_default()),
+                Some(decline.filters.unwrap_or_default()),
                 false,
             );
         }
@@ -659,7 +659,7 @@ impl MasterProcess {
             discovery: task.discovery.clone(),
             container: task.container.clone(),
             health_check: task.health_check.clone(),
-            kill_policy: task.kill_policy.clone(),
+            kill_policy: task.kill_policy,
             user,
             limits: task.limits.clone(),
             ..Default::default()

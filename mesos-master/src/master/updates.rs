@@ -215,7 +215,7 @@ impl MasterProcess {
                     &internal::KillTaskMessage {
                         framework_id: framework_id.to_proto(),
                         task_id: kill.task_id.clone(),
-                        kill_policy: kill.kill_policy.clone(),
+                        kill_policy: kill.kill_policy,
                     },
                 );
             }
@@ -281,11 +281,11 @@ impl MasterProcess {
         msg: internal::ExecutorToFrameworkMessage,
     ) {
         let agent_id = AgentId::from(&msg.slave_id);
-        if !self
+        if self
             .state
             .agents
             .get(&agent_id)
-            .is_some_and(|a| a.pid == from)
+            .is_none_or(|a| a.pid != from)
         {
             warn!(%from, "dropping executor message from an unknown agent");
             return;
@@ -304,11 +304,11 @@ impl MasterProcess {
     /// An executor ended: its resources go back; its framework gets FAILURE.
     pub(crate) fn exited_executor(&mut self, from: Upid, msg: internal::ExitedExecutorMessage) {
         let agent_id = AgentId::from(&msg.slave_id);
-        if !self
+        if self
             .state
             .agents
             .get(&agent_id)
-            .is_some_and(|a| a.pid == from)
+            .is_none_or(|a| a.pid != from)
         {
             warn!(%from, "ignoring executor exit from an unknown agent");
             return;

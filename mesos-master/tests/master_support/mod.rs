@@ -468,14 +468,9 @@ impl Scheduler {
             let closed = closed.clone();
             std::thread::spawn(move || {
                 let mut decoder = stout::recordio::Decoder::new();
-                loop {
-                    match reader.read().get() {
-                        Ok(Some(chunk)) => {
-                            for record in decoder.decode(&chunk).expect("RecordIO") {
-                                events.lock().unwrap().push(encoding.decode_event(&record));
-                            }
-                        }
-                        _ => break,
+                while let Ok(Some(chunk)) = reader.read().get() {
+                    for record in decoder.decode(&chunk).expect("RecordIO") {
+                        events.lock().unwrap().push(encoding.decode_event(&record));
                     }
                 }
                 closed.store(true, Ordering::SeqCst);
