@@ -181,17 +181,22 @@ fn ping_timeout_makes_tasks_lost_or_unreachable_and_rescinds_offers() {
     }
     agent.reregister(tasks, frameworks);
     cluster.settle();
-    let (agents, live) = cluster.inspect(|m| {
-        (
-            m.state.agents.len(),
+    // The partition-aware framework's task is live again; the other framework, told
+    // TASK_LOST, is shut down on the agent.
+    let (agents, aware_live, legacy_live) = cluster.inspect(|m| {
+        let live = |name: &str| {
             m.state
                 .frameworks
                 .values()
-                .map(|f| f.tasks.len())
-                .sum::<usize>(),
-        )
+                .find(|f| f.info.name == name)
+                .map_or(0, |f| f.tasks.len())
+        };
+        (m.state.agents.len(), live("aware"), live("legacy"))
     });
-    assert_eq!((agents, live), (1, 2));
+    assert_eq!((agents, aware_live, legacy_live), (1, 1, 0));
+    let shutdowns = agent.received::<internal::ShutdownFrameworkMessage>();
+    assert_eq!(shutdowns.len(), 1);
+    assert_eq!(shutdowns[0].framework_id.value, legacy.framework_id);
     assert_eq!(
         agent.received::<internal::SlaveReregisteredMessage>().len(),
         1

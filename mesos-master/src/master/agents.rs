@@ -371,7 +371,37 @@ impl MasterProcess {
             return;
         }
         self.state.recovered_agents.remove(&agent_id);
-        self.state.unreachable_agents.remove(&agent_id);
+        let was_unreachable = self.state.unreachable_agents.remove(&agent_id).is_some();
+
+        // An agent back from unreachable: frameworks that are not partition aware were told
+        // its tasks are LOST, so those tasks are shut down rather than brought back.
+        let mut shut_down: HashSet<FrameworkId> = HashSet::new();
+        if was_unreachable {
+            for framework_info in &msg.frameworks {
+                let Some(id) = framework_info.id.as_ref().map(FrameworkId::from) else {
+                    continue;
+                };
+                let partition_aware = match self.state.frameworks.get(&id) {
+                    Some(framework) => framework.capabilities.partition_aware,
+                    None => super::state::Capabilities::of(framework_info).partition_aware,
+                };
+                if !partition_aware {
+                    info!(framework_id = %id, %agent_id, "shutting down a framework that is not partition aware on a reregistering agent");
+                    self.send(
+                        &from,
+                        &internal::ShutdownFrameworkMessage {
+                            framework_id: id.to_proto(),
+                        },
+                    );
+                    if let Some(framework) = self.state.frameworks.get_mut(&id) {
+                        framework
+                            .unreachable_tasks
+                            .retain(|t| t.info.slave_id.value != agent_id.0);
+                    }
+                    shut_down.insert(id);
+                }
+            }
+        }
 
         // Frameworks known only from this agent become recovered frameworks.
         let now = self.now();
@@ -379,7 +409,10 @@ impl MasterProcess {
             let Some(id) = framework_info.id.as_ref().map(FrameworkId::from) else {
                 continue;
             };
-            if self.state.frameworks.contains_key(&id) || self.state.is_completed_framework(&id) {
+            if self.state.frameworks.contains_key(&id)
+                || self.state.is_completed_framework(&id)
+                || shut_down.contains(&id)
+            {
                 continue;
             }
             info!(framework_id = %id, %agent_id, "recovered framework from a reregistering agent");
@@ -399,6 +432,9 @@ impl MasterProcess {
         let mut tasks = Vec::new();
         for task in &msg.tasks {
             let framework_id = FrameworkId::from(&task.framework_id);
+            if shut_down.contains(&framework_id) {
+                continue;
+            }
             let Some(framework) = self.state.frameworks.get(&framework_id) else {
                 continue;
             };
@@ -420,6 +456,9 @@ impl MasterProcess {
             let Some(framework_id) = executor.framework_id.as_ref().map(FrameworkId::from) else {
                 continue;
             };
+            if shut_down.contains(&framework_id) {
+                continue;
+            }
             let Some(framework) = self.state.frameworks.get(&framework_id) else {
                 continue;
             };
