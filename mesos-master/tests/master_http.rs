@@ -185,3 +185,73 @@ fn huge_bodies_are_refused() {
     // The master still serves.
     Scheduler::subscribe(&cluster, framework_info("fw"), Encoding::Protobuf);
 }
+
+#[test]
+fn scheduler_authentication_and_principals() {
+    let cluster = Cluster::new(|flags| {
+        flags.authenticate_http_frameworks = true;
+        flags.credentials =
+            Some(r#"{"credentials":[{"principal":"ops","secret":"s3cret"}]}"#.into());
+    });
+    // No credentials: 401 with the scheduler realm's challenge.
+    let response = cluster.post(Some(JSON), &[], subscribe_json());
+    assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        response
+            .header("www-authenticate")
+            .is_some_and(|c| c.contains("mesos-master-scheduler"))
+    );
+    // Good credentials, but FrameworkInfo claims another principal: ERROR on the stream.
+    let mut info = framework_info("fw");
+    info.principal = Some("someone-else".into());
+    let basic = "Basic b3BzOnMzY3JldA=="; // ops:s3cret
+    let request = ClientRequest::post(&cluster.scheduler_url())
+        .unwrap()
+        .header("Authorization", basic)
+        .unwrap()
+        .body(JSON, Encoding::Json.encode_call(&subscribe_call(info)));
+    let response = client::streaming(request).get().unwrap();
+    assert_eq!(response.status, StatusCode::OK);
+    let reader = response.body.reader().unwrap().clone();
+    let record = reader.read().get().unwrap().unwrap();
+    let text = String::from_utf8_lossy(&record);
+    assert!(
+        text.contains("ERROR") && text.contains("does not match"),
+        "{text}"
+    );
+    nothing_changed(&cluster);
+    // The right principal subscribes.
+    let mut info = framework_info("fw");
+    info.principal = Some("ops".into());
+    let request = ClientRequest::post(&cluster.scheduler_url())
+        .unwrap()
+        .header("Authorization", basic)
+        .unwrap()
+        .body(JSON, Encoding::Json.encode_call(&subscribe_call(info)));
+    let response = client::streaming(request).get().unwrap();
+    assert_eq!(response.status, StatusCode::OK);
+    wait_until("the framework subscribes", || {
+        cluster.inspect(|m| m.state.frameworks.len()) == 1
+    });
+}
+
+#[test]
+fn completed_frameworks_are_bounded() {
+    let cluster = Cluster::new(|flags| flags.max_completed_frameworks = 2);
+    for i in 0..4 {
+        let scheduler =
+            Scheduler::subscribe(&cluster, framework_info(&format!("fw{i}")), Encoding::Json);
+        assert_eq!(
+            scheduler.call(call_of(call::Type::Teardown)).status,
+            StatusCode::ACCEPTED
+        );
+    }
+    let names = cluster.inspect(|m| {
+        m.state
+            .completed_frameworks
+            .iter()
+            .map(|f| f.info.name.clone())
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(names, vec!["fw2".to_owned(), "fw3".to_owned()]);
+}
