@@ -656,3 +656,19 @@ fn reservations_are_dropped_and_their_resources_come_back() {
             .is_empty()
     );
 }
+
+#[test]
+fn huge_failover_timeouts_are_capped_not_fatal() {
+    let (cluster, _agent) = cluster_with_agent("cpus:2;mem:1024");
+    let mut info = framework_info("fw");
+    info.failover_timeout = Some(1e300);
+    let scheduler = Scheduler::subscribe(&cluster, info, Encoding::Json);
+    scheduler.disconnect();
+    wait_until("the framework disconnects", || {
+        cluster.inspect(|m| !m.state.frameworks.values().next().unwrap().connected())
+    });
+    cluster.advance(Duration::from_secs(24 * 3600));
+    assert_eq!(cluster.inspect(|m| m.state.frameworks.len()), 1);
+    // The master still serves.
+    Scheduler::subscribe(&cluster, framework_info("other"), Encoding::Json);
+}

@@ -20,11 +20,17 @@ use super::state::{
 use super::stream::{ContentType, EventStream, events};
 use crate::allocator::FrameworkOptions;
 
+/// The longest failover timeout honoured: about 100 years (a timer further away could
+/// overflow the clock).
+const MAX_FAILOVER_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// The failover timeout of a framework, as a duration (negative and NaN count as 0).
 fn failover_timeout(info: &v0::FrameworkInfo) -> Duration {
     let secs = info.failover_timeout.unwrap_or(0.0);
     if secs.is_finite() && secs > 0.0 {
-        Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
+        Duration::try_from_secs_f64(secs)
+            .unwrap_or(MAX_FAILOVER_TIMEOUT)
+            .min(MAX_FAILOVER_TIMEOUT)
     } else {
         Duration::ZERO
     }
