@@ -672,3 +672,62 @@ fn huge_failover_timeouts_are_capped_not_fatal() {
     // The master still serves.
     Scheduler::subscribe(&cluster, framework_info("other"), Encoding::Json);
 }
+
+#[test]
+fn completed_tasks_are_bounded_per_framework() {
+    let cluster = Cluster::new(|flags| flags.max_completed_tasks_per_framework = 1);
+    let agent = cluster.agent("host1", "cpus:2;mem:1024");
+    agent.register();
+    cluster.settle();
+    let scheduler = Scheduler::subscribe(&cluster, framework_info("fw"), Encoding::Json);
+    cluster.advance(Duration::from_secs(1));
+    scheduler.wait_count(event::Type::Offers, 1);
+    let offer = scheduler.offers().remove(0);
+    scheduler.call(accept_launch(
+        vec![offer.id.clone()],
+        vec![
+            command_task("a", &offer, "cpus:0.5;mem:64"),
+            command_task("b", &offer, "cpus:0.5;mem:64"),
+        ],
+    ));
+    for (n, task) in ["a", "b"].into_iter().enumerate() {
+        agent.status_update(&scheduler.framework_id, task, v0::TaskState::TaskFinished);
+        scheduler.wait_count(event::Type::Update, n + 1);
+        let status = scheduler.updates().pop().unwrap();
+        scheduler.call(acknowledge(&status));
+    }
+    cluster.settle();
+    let completed = cluster.inspect(|m| {
+        m.state
+            .frameworks
+            .values()
+            .next()
+            .unwrap()
+            .completed_tasks
+            .iter()
+            .map(|t| t.info.task_id.value.clone())
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(completed, vec!["b".to_owned()]);
+}
+
+#[test]
+fn roles_whitelist_and_weights_flags() {
+    let cluster = Cluster::new(|flags| {
+        flags.roles = Some("web,batch".into());
+        flags.weights = Some("web=2.5".into());
+    });
+    assert_eq!(
+        cluster.inspect(|m| m.state.weights.get("web").copied()),
+        Some(2.5)
+    );
+    let mut info = with_capabilities(framework_info("fw"), &[Capability::MultiRole]);
+    info.roles = vec!["db".into()];
+    let refused = Scheduler::try_subscribe(&cluster, info, Encoding::Json).unwrap();
+    let error = refused.wait_for("ERROR", |e| e.r#type() == event::Type::Error);
+    assert!(error.error.unwrap().message.contains("--roles"));
+    let mut info = with_capabilities(framework_info("fw"), &[Capability::MultiRole]);
+    info.roles = vec!["web".into()];
+    Scheduler::subscribe(&cluster, info, Encoding::Json);
+    assert_eq!(cluster.inspect(|m| m.state.frameworks.len()), 1);
+}
