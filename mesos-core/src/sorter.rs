@@ -24,7 +24,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::resources::{ResourceQuantities, Resources};
 
-pub use drf::DrfSorter;
+pub use drf::{ClientId, DrfSorter};
 pub use random::{DEFAULT_SEED, RandomSorter, SplitMix64, weighted_shuffle};
 
 /// What the allocator needs from a sorter. `A` identifies agents.

@@ -16,7 +16,83 @@ use super::values::{ParsedValue, ValueError, parse_value};
 /// Scalar amounts by resource name, sorted by name, all strictly positive.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct ResourceQuantities {
-    entries: Vec<(String, Quantity)>,
+    entries: Vec<(Name, Quantity)>,
+}
+
+/// The longest name kept inline.
+const INLINE: usize = 22;
+
+/// A resource name, kept inline when short (`cpus`, `mem`, `disk`, `gpus`, ...): the
+/// sorters compare names on every allocation, and an inline name is compared without
+/// reading another cache line.
+#[derive(Clone)]
+enum Name {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<str>),
+}
+
+impl Name {
+    fn new(name: &str) -> Name {
+        if name.len() <= INLINE {
+            let mut bytes = [0; INLINE];
+            bytes[..name.len()].copy_from_slice(name.as_bytes());
+            Name::Inline {
+                len: name.len() as u8,
+                bytes,
+            }
+        } else {
+            Name::Heap(name.into())
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Name::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Name::Heap(name) => name.as_bytes(),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Name::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).expect("copied from a str")
+            }
+            Name::Heap(name) => name,
+        }
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Name) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Name {}
+
+impl PartialOrd for Name {
+    fn partial_cmp(&self, other: &Name) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Byte order, which is the order of the strings.
+impl Ord for Name {
+    fn cmp(&self, other: &Name) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl std::hash::Hash for Name {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Why a quantities string (`cpus:10;mem:1024`) could not be parsed.
@@ -130,7 +206,7 @@ impl ResourceQuantities {
                 }
             }
             Err(i) if quantity.is_positive() => {
-                self.entries.insert(i, (name.to_owned(), quantity));
+                self.entries.insert(i, (Name::new(name), quantity));
             }
             Err(_) => {}
         }
@@ -146,7 +222,7 @@ impl ResourceQuantities {
         let mut mine = self.entries.iter().peekable();
         'outer: for (name, q) in &other.entries {
             while let Some((n, have)) = mine.peek() {
-                match n.as_str().cmp(name.as_str()) {
+                match n.cmp(name) {
                     std::cmp::Ordering::Less => {
                         mine.next();
                     }
@@ -175,7 +251,17 @@ impl ResourceQuantities {
     }
 
     fn position(&self, name: &str) -> Result<usize, usize> {
-        self.entries.binary_search_by(|(n, _)| n.as_str().cmp(name))
+        self.entries
+            .binary_search_by(|(n, _)| n.as_bytes().cmp(name.as_bytes()))
+    }
+
+    /// Whether every name of `other` has an entry here (both are sorted by name).
+    fn has_all_names_of(&self, other: &ResourceQuantities) -> bool {
+        let mut mine = self.entries.iter();
+        other
+            .entries
+            .iter()
+            .all(|(name, _)| mine.any(|(n, _)| n == name))
     }
 
     /// Merges `other` into `self` with `op` applied to same-named pairs, in one pass.
@@ -184,6 +270,17 @@ impl ResourceQuantities {
             return;
         }
         let sign = |q: Quantity| if negate { -q } else { q };
+        // The usual case (the sorters' totals): every name of `other` is here already,
+        // and the values change in place.
+        if self.has_all_names_of(other) {
+            let mut mine = self.entries.iter_mut();
+            for (name, q) in &other.entries {
+                let entry = mine.find(|(n, _)| n == name).expect("every name is here");
+                entry.1 = entry.1 + sign(*q);
+            }
+            self.entries.retain(|(_, q)| q.is_positive());
+            return;
+        }
         let mut out = Vec::with_capacity(self.entries.len() + other.entries.len());
         let mut left = std::mem::take(&mut self.entries).into_iter().peekable();
         let mut right = other.entries.iter().peekable();

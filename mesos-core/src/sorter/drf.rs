@@ -20,6 +20,10 @@ use crate::resources::{ResourceQuantities, Resources};
 use super::Sorter;
 use super::tree::{Kind, Node, NodeId, ROOT, Tree};
 
+/// A client of a [`DrfSorter`], as [`DrfSorter::client_id`] names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientId(NodeId);
+
 /// The DRF sorter. `A` identifies agents (e.g. an `AgentId`).
 #[derive(Debug, Clone)]
 pub struct DrfSorter<A> {
@@ -60,12 +64,18 @@ impl<A: Eq + Hash + Clone + std::fmt::Debug> DrfSorter<A> {
         }
     }
 
-    /// The weighted dominant share of a node.
+    /// The weighted dominant share of a node. Both quantities are sorted by name, so
+    /// one merged walk finds each allocated name's total.
     fn calculate_share(&self, node: &Node<A>) -> f64 {
-        let allocated = &node.allocation.totals;
+        let mut totals = self.totals.iter().peekable();
         let mut share = 0.0f64;
-        for (name, total) in self.totals.iter() {
-            if !total.is_positive() {
+        for (name, mine) in node.allocation.totals.iter() {
+            while totals.next_if(|(n, _)| *n < name).is_some() {}
+            // A name without a total (e.g. its agents left) has no share.
+            let Some((_, total)) = totals.next_if(|(n, _)| *n == name) else {
+                continue;
+            };
+            if !total.is_positive() || !mine.is_positive() {
                 continue;
             }
             if self
@@ -75,10 +85,7 @@ impl<A: Eq + Hash + Clone + std::fmt::Debug> DrfSorter<A> {
             {
                 continue;
             }
-            let mine = allocated.get(name);
-            if mine.is_positive() {
-                share = share.max(mine.as_f64() / total.as_f64());
-            }
+            share = share.max(mine.as_f64() / total.as_f64());
         }
         share / node.weight
     }
@@ -89,6 +96,80 @@ impl<A: Eq + Hash + Clone + std::fmt::Debug> DrfSorter<A> {
     /// If there is no such client.
     pub fn share(&self, client: &str) -> f64 {
         self.calculate_share(self.tree.node(self.tree.expect(client)))
+    }
+
+    /// The handle of a client for the calls that take one
+    /// ([`DrfSorter::allocated_quantities`], ...): they skip the lookup by path. A handle
+    /// stays valid until a client is added or removed (a client that becomes the parent
+    /// of another moves to a new leaf).
+    pub fn client_id(&self, client: &str) -> Option<ClientId> {
+        self.tree.find(client).map(ClientId)
+    }
+
+    /// Records `quantities` allocated to a client without naming an agent: they count in
+    /// its share and in [`Sorter::allocation_scalar_quantities`], but not in
+    /// [`Sorter::allocation`]. For callers that keep the per-agent record themselves and
+    /// only need the order (the allocator); shared resources are not told apart.
+    pub fn allocated_quantities(&mut self, client: ClientId, quantities: &ResourceQuantities) {
+        let mut id = client.0;
+        loop {
+            let node = self.tree.node_mut(id);
+            node.allocation.count += 1;
+            node.allocation.add_pooled(quantities);
+            let (parent, kind) = (node.parent, node.kind);
+            if id != ROOT && !self.dirty && kind != Kind::InactiveLeaf {
+                self.bubble(id);
+            }
+            match parent {
+                Some(parent) => id = parent,
+                None => break,
+            }
+        }
+    }
+
+    /// Takes back quantities recorded by [`DrfSorter::allocated_quantities`].
+    ///
+    /// # Panics
+    /// If they were not recorded for the client.
+    pub fn unallocated_quantities(&mut self, client: ClientId, quantities: &ResourceQuantities) {
+        let mut id = Some(client.0);
+        while let Some(current) = id {
+            let node = self.tree.node_mut(current);
+            node.allocation.subtract_pooled(quantities);
+            id = node.parent;
+        }
+        self.dirty = true;
+    }
+
+    /// Replaces quantities recorded by [`DrfSorter::allocated_quantities`] (a conversion
+    /// of allocated resources); the allocation count does not change.
+    ///
+    /// # Panics
+    /// If `old` was not recorded for the client.
+    pub fn update_quantities(
+        &mut self,
+        client: ClientId,
+        old: &ResourceQuantities,
+        new: &ResourceQuantities,
+    ) {
+        let mut id = Some(client.0);
+        while let Some(current) = id {
+            let node = self.tree.node_mut(current);
+            node.allocation.subtract_pooled(old);
+            node.allocation.add_pooled(new);
+            id = node.parent;
+        }
+        self.dirty = true;
+    }
+
+    /// The current share of a client (weighted), recomputed.
+    pub fn share_of(&self, client: ClientId) -> f64 {
+        self.calculate_share(self.tree.node(client.0))
+    }
+
+    /// The scalar quantities allocated to a client.
+    pub fn quantities_of(&self, client: ClientId) -> &ResourceQuantities {
+        &self.tree.node(client.0).allocation.totals
     }
 
     /// Recomputes all shares and re-sorts every child list.

@@ -43,8 +43,12 @@ pub(crate) struct Allocation<A> {
     pub(crate) count: u64,
     /// Per agent; shared resources appear once per copy allocated.
     pub(crate) resources: HashMap<A, Resources>,
-    /// Scalar totals; a shared resource counts once however many copies.
+    /// Scalar totals; a shared resource counts once however many copies. Includes
+    /// `pooled`.
     pub(crate) totals: ResourceQuantities,
+    /// Quantities recorded without an agent (`DrfSorter::allocated_quantities`): they
+    /// count in `totals` but not in `resources`.
+    pub(crate) pooled: ResourceQuantities,
 }
 
 impl<A> Default for Allocation<A> {
@@ -53,6 +57,7 @@ impl<A> Default for Allocation<A> {
             count: 0,
             resources: HashMap::new(),
             totals: ResourceQuantities::new(),
+            pooled: ResourceQuantities::new(),
         }
     }
 }
@@ -122,6 +127,24 @@ impl<A: Eq + Hash + Clone + std::fmt::Debug> Allocation<A> {
         }
         self.totals -= &ResourceQuantities::from_scalar_resources(old);
         self.totals += &ResourceQuantities::from_scalar_resources(new);
+    }
+
+    /// Adds quantities recorded without an agent.
+    pub(crate) fn add_pooled(&mut self, quantities: &ResourceQuantities) {
+        self.pooled += quantities;
+        self.totals += quantities;
+    }
+
+    /// # Panics
+    /// If `quantities` were not recorded without an agent.
+    pub(crate) fn subtract_pooled(&mut self, quantities: &ResourceQuantities) {
+        assert!(
+            self.pooled.contains(quantities),
+            "pooled allocation {} does not contain {quantities}",
+            self.pooled
+        );
+        self.pooled -= quantities;
+        self.totals -= quantities;
     }
 }
 
@@ -351,10 +374,14 @@ impl<A: Eq + Hash + Clone + std::fmt::Debug> Tree<A> {
         let mut current = self.expect(client);
         self.clients.remove(client);
         let allocation = std::mem::take(&mut self.node_mut(current).allocation.resources);
+        let pooled = std::mem::take(&mut self.node_mut(current).allocation.pooled);
         while current != ROOT {
             let parent = self.node(current).parent.expect("not the root");
             for (agent, resources) in &allocation {
                 self.node_mut(parent).allocation.subtract(agent, resources);
+            }
+            if !pooled.is_empty() {
+                self.node_mut(parent).allocation.subtract_pooled(&pooled);
             }
             let children = self.node(current).children.clone();
             if children.is_empty() {

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use mesos_core::resources::Resources;
+use mesos_core::resources::{ResourceQuantities, Resources};
 use mesos_core::v0;
 use mesos_core::v0::slave_info::capability::Type as AgentCapability;
 
@@ -67,6 +67,49 @@ pub(crate) struct Agent {
     /// Per role, the frameworks found unable to take anything from the agent (filtered,
     /// not capable, below their minimum), under the generation and role epoch named.
     pub(crate) refusing: foldhash::HashMap<super::hierarchical::RoleKey, Refusing>,
+    /// The last offer of all its available resources: for the generation and role named,
+    /// the resources allocated to the role and their scalar quantities. An offer declined
+    /// brings the same generation back, and offering it again then copies nothing.
+    whole_offer: Option<WholeOffer>,
+    /// The last role all of whose available resources were allocatable to it: the
+    /// generation, the role's epoch (unique to a role, unlike its key) and whether some
+    /// need a framework capability.
+    whole_view: std::cell::Cell<Option<(u64, u64, bool)>>,
+}
+
+#[derive(Debug)]
+struct WholeOffer {
+    generation: u64,
+    /// The role's epoch: unique to the role (a role's key may be reused by another).
+    role_epoch: u64,
+    resources: Resources,
+    quantities: ResourceQuantities,
+}
+
+/// A set of small keys (slab indices) as bits.
+#[derive(Debug, Default)]
+pub(crate) struct KeySet {
+    words: Vec<u64>,
+}
+
+impl KeySet {
+    pub(crate) fn insert(&mut self, key: usize) {
+        let word = key / 64;
+        if word >= self.words.len() {
+            self.words.resize(word + 1, 0);
+        }
+        self.words[word] |= 1 << (key % 64);
+    }
+
+    pub(crate) fn contains(&self, key: usize) -> bool {
+        self.words
+            .get(key / 64)
+            .is_some_and(|word| word & (1 << (key % 64)) != 0)
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.words.clear();
+    }
 }
 
 /// Frameworks of a role that cannot take anything from an agent (see
@@ -75,7 +118,7 @@ pub(crate) struct Agent {
 pub(crate) struct Refusing {
     pub(crate) generation: u64,
     pub(crate) role_epoch: u64,
-    pub(crate) frameworks: foldhash::HashSet<super::hierarchical::FrameworkKey>,
+    pub(crate) frameworks: KeySet,
 }
 
 /// When a role was found unable to take anything from an agent (see [`Agent::blocked`]).
@@ -114,6 +157,8 @@ impl Agent {
             remembered: None,
             blocked: Default::default(),
             refusing: Default::default(),
+            whole_offer: None,
+            whole_view: std::cell::Cell::new(None),
         };
         agent.update_available();
         agent
@@ -205,14 +250,71 @@ impl Agent {
     /// An allocation run offers all the available resources to `framework`, for `role`:
     /// they move into the offer (so marking them allocated copies nothing) and nothing is
     /// left. Not for agents with shared resources, which stay available.
-    pub(crate) fn offer_all(&mut self, framework: &FrameworkId, role: &str) -> Resources {
+    /// Its scalar quantities are then [`Agent::whole_offer_quantities`].
+    pub(crate) fn offer_all(
+        &mut self,
+        framework: &FrameworkId,
+        role_epoch: u64,
+        role: &str,
+    ) -> Resources {
         debug_assert!(!self.has_shared());
-        let mut offer = std::mem::take(&mut self.available);
+        let available = std::mem::take(&mut self.available);
+        let cached = self
+            .whole_offer
+            .as_ref()
+            .is_some_and(|w| w.generation == self.generation && w.role_epoch == role_epoch);
+        if !cached {
+            let mut resources = available;
+            resources.allocate(role);
+            self.whole_offer = Some(WholeOffer {
+                generation: self.generation,
+                role_epoch,
+                quantities: ResourceQuantities::from_scalar_resources(&resources),
+                resources,
+            });
+        }
         self.new_generation();
-        offer.allocate(role);
-        self.hold(framework, &offer);
+        let whole = self.whole_offer.as_ref().expect("just set");
+        let offer = whole.resources.clone();
+        match self.offered_or_allocated.get_mut(framework) {
+            Some(held) => *held += &offer,
+            None => {
+                self.offered_or_allocated
+                    .insert(framework.clone(), offer.clone());
+            }
+        }
         debug_assert_eq!(self.computed_available(), Resources::new());
         offer
+    }
+
+    /// Whether, at `generation`, all the available resources are allocatable to the
+    /// role, as last seen: `Some(needs_capabilities)` if so and still known.
+    pub(crate) fn whole_view(&self, generation: u64, role_epoch: u64) -> Option<bool> {
+        match self.whole_view.get() {
+            Some((g, e, needs_capabilities)) if g == generation && e == role_epoch => {
+                Some(needs_capabilities)
+            }
+            _ => None,
+        }
+    }
+
+    pub(crate) fn remember_whole_view(
+        &self,
+        generation: u64,
+        role_epoch: u64,
+        needs_capabilities: bool,
+    ) {
+        self.whole_view
+            .set(Some((generation, role_epoch, needs_capabilities)));
+    }
+
+    /// The scalar quantities of the last [`Agent::offer_all`].
+    pub(crate) fn whole_offer_quantities(&self) -> &ResourceQuantities {
+        &self
+            .whole_offer
+            .as_ref()
+            .expect("an offer of all the agent's resources")
+            .quantities
     }
 
     /// An allocation run offered `offer` to `framework`: `taken` (the same resources
@@ -249,6 +351,8 @@ impl Agent {
         match &self.remembered {
             Some((resources, generation)) if *resources == self.available => {
                 self.generation = *generation;
+                // Share the remembered copy: the next offer of it then frees nothing.
+                self.available = resources.clone();
             }
             _ => {
                 self.new_generation();

@@ -37,10 +37,13 @@
 //! is the scalar part of that framework's offered or allocated resources, by role.
 
 mod cycle;
+mod metrics;
 
 use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use libprocess::{Context, Future, Handle, Pid, Process, Timer, call, delay, dispatch};
 use mesos_core::resources::Attributes;
@@ -76,16 +79,39 @@ const MAX_REFUSE: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 #[derive(Clone, Debug)]
 pub struct HierarchicalAllocator {
     pid: Pid<HierarchicalAllocatorProcess>,
+    /// Calls dispatched through handles and not yet served
+    /// (`allocator/mesos/event_queue_dispatches`).
+    queued: Arc<AtomicUsize>,
 }
 
 impl HierarchicalAllocator {
-    /// Spawns the allocator's process on `runtime`, as `hierarchical-allocator(N)`.
+    /// Spawns the allocator's process on `runtime`, as `hierarchical-allocator(N)`, and
+    /// registers its metrics in the runtime's registry (`allocator/mesos/...`, see
+    /// `metrics.rs`); they are removed when the process terminates.
     pub fn spawn(runtime: &Handle) -> Self {
         let id = runtime.generate_id("hierarchical-allocator");
         let pid = runtime
             .spawn_with_id(id, HierarchicalAllocatorProcess::new())
             .expect("generated ids are unique");
-        HierarchicalAllocator { pid }
+        let queued = Arc::new(AtomicUsize::new(0));
+        let registry = metrics::AllocatorMetricsRegistry::register(
+            runtime.metrics(),
+            pid.clone(),
+            queued.clone(),
+        );
+        // The first event the process serves: every call finds the registry in place.
+        dispatch(&pid, move |p| p.registry = Some(registry));
+        HierarchicalAllocator { pid, queued }
+    }
+
+    /// Dispatches a call of the master, counted in `event_queue_dispatches` until served.
+    fn dispatch(&self, f: impl FnOnce(&mut HierarchicalAllocatorProcess) + Send + 'static) {
+        let queued = self.queued.clone();
+        queued.fetch_add(1, Ordering::Relaxed);
+        dispatch(&self.pid, move |p| {
+            queued.fetch_sub(1, Ordering::Relaxed);
+            f(p)
+        });
     }
 
     /// The allocator's process.
@@ -106,7 +132,7 @@ impl Allocator for HierarchicalAllocator {
         offer_callback: OfferCallback,
         inverse_offer_callback: InverseOfferCallback,
     ) {
-        dispatch(&self.pid, move |p| {
+        self.dispatch(move |p| {
             p.initialize_allocator(options, offer_callback, inverse_offer_callback)
         });
     }
@@ -119,21 +145,19 @@ impl Allocator for HierarchicalAllocator {
         active: bool,
         options: FrameworkOptions,
     ) {
-        dispatch(&self.pid, move |p| {
-            p.add_framework(framework_id, info, used, active, options)
-        });
+        self.dispatch(move |p| p.add_framework(framework_id, info, used, active, options));
     }
 
     fn remove_framework(&self, framework_id: FrameworkId) {
-        dispatch(&self.pid, move |p| p.remove_framework(framework_id));
+        self.dispatch(move |p| p.remove_framework(framework_id));
     }
 
     fn activate_framework(&self, framework_id: FrameworkId) {
-        dispatch(&self.pid, move |p| p.activate_framework(framework_id));
+        self.dispatch(move |p| p.activate_framework(framework_id));
     }
 
     fn deactivate_framework(&self, framework_id: FrameworkId) {
-        dispatch(&self.pid, move |p| p.deactivate_framework(framework_id));
+        self.dispatch(move |p| p.deactivate_framework(framework_id));
     }
 
     fn update_framework(
@@ -142,9 +166,7 @@ impl Allocator for HierarchicalAllocator {
         info: v0::FrameworkInfo,
         options: FrameworkOptions,
     ) {
-        dispatch(&self.pid, move |p| {
-            p.update_framework(framework_id, info, options)
-        });
+        self.dispatch(move |p| p.update_framework(framework_id, info, options));
     }
 
     fn add_agent(
@@ -155,13 +177,11 @@ impl Allocator for HierarchicalAllocator {
         total: Resources,
         used: HashMap<FrameworkId, Resources>,
     ) {
-        dispatch(&self.pid, move |p| {
-            p.add_agent(agent_id, info, capabilities, total, used)
-        });
+        self.dispatch(move |p| p.add_agent(agent_id, info, capabilities, total, used));
     }
 
     fn remove_agent(&self, agent_id: AgentId) {
-        dispatch(&self.pid, move |p| p.remove_agent(agent_id));
+        self.dispatch(move |p| p.remove_agent(agent_id));
     }
 
     fn update_agent(
@@ -171,21 +191,19 @@ impl Allocator for HierarchicalAllocator {
         total: Option<Resources>,
         capabilities: Option<Vec<v0::slave_info::Capability>>,
     ) {
-        dispatch(&self.pid, move |p| {
-            p.update_agent(agent_id, info, total, capabilities)
-        });
+        self.dispatch(move |p| p.update_agent(agent_id, info, total, capabilities));
     }
 
     fn activate_agent(&self, agent_id: AgentId) {
-        dispatch(&self.pid, move |p| p.set_agent_activated(agent_id, true));
+        self.dispatch(move |p| p.set_agent_activated(agent_id, true));
     }
 
     fn deactivate_agent(&self, agent_id: AgentId) {
-        dispatch(&self.pid, move |p| p.set_agent_activated(agent_id, false));
+        self.dispatch(move |p| p.set_agent_activated(agent_id, false));
     }
 
     fn request_resources(&self, framework_id: FrameworkId, requests: Vec<v0::Request>) {
-        dispatch(&self.pid, move |_p| {
+        self.dispatch(move |_p| {
             info!(%framework_id, requests = requests.len(), "received resource request");
         });
     }
@@ -197,9 +215,7 @@ impl Allocator for HierarchicalAllocator {
         offered: Resources,
         conversions: Vec<ResourceConversion>,
     ) {
-        dispatch(&self.pid, move |p| {
-            p.update_allocation(framework_id, agent_id, offered, conversions)
-        });
+        self.dispatch(move |p| p.update_allocation(framework_id, agent_id, offered, conversions));
     }
 
     fn update_available(
@@ -213,9 +229,7 @@ impl Allocator for HierarchicalAllocator {
     }
 
     fn transition_offered_to_allocated(&self, agent_id: AgentId, resources: Resources) {
-        dispatch(&self.pid, move |p| {
-            p.transition_offered_to_allocated(agent_id, resources)
-        });
+        self.dispatch(move |p| p.transition_offered_to_allocated(agent_id, resources));
     }
 
     fn recover_resources(
@@ -226,29 +240,29 @@ impl Allocator for HierarchicalAllocator {
         filters: Option<v0::Filters>,
         is_allocated: bool,
     ) {
-        dispatch(&self.pid, move |p| {
+        self.dispatch(move |p| {
             p.recover_resources(framework_id, agent_id, resources, filters, is_allocated)
         });
     }
 
     fn suppress_offers(&self, framework_id: FrameworkId, roles: BTreeSet<String>) {
-        dispatch(&self.pid, move |p| p.suppress_offers(framework_id, roles));
+        self.dispatch(move |p| p.suppress_offers(framework_id, roles));
     }
 
     fn revive_offers(&self, framework_id: FrameworkId, roles: BTreeSet<String>) {
-        dispatch(&self.pid, move |p| p.revive_offers(framework_id, roles));
+        self.dispatch(move |p| p.revive_offers(framework_id, roles));
     }
 
     fn update_weights(&self, weights: Vec<v0::WeightInfo>) {
-        dispatch(&self.pid, move |p| p.update_weights(weights));
+        self.dispatch(move |p| p.update_weights(weights));
     }
 
     fn pause(&self) {
-        dispatch(&self.pid, |p| p.set_paused(true));
+        self.dispatch(|p| p.set_paused(true));
     }
 
     fn resume(&self) {
-        dispatch(&self.pid, |p| p.set_paused(false));
+        self.dispatch(|p| p.set_paused(false));
     }
 
     fn metrics(&self) -> Future<AllocatorMetrics> {
@@ -351,11 +365,10 @@ fn refuse_timeout(filters: &v0::Filters) -> Duration {
     }
 }
 
-/// What the sorters record of offered or allocated resources: their scalar resources,
-/// which is all a share needs (the agents keep the rest). Leaving port ranges and sets
-/// out makes each sorter update cheaper.
-pub(crate) fn for_sorter(resources: &Resources) -> Resources {
-    resources.scalars()
+/// What the sorters record of offered or allocated resources: their scalar quantities,
+/// which is all a share needs (the agents keep the resources themselves).
+pub(crate) fn for_sorter(resources: &Resources) -> ResourceQuantities {
+    ResourceQuantities::from_scalar_resources(resources)
 }
 
 /// Declined resources a framework does not want offered again on an agent, for a role,
@@ -488,6 +501,10 @@ pub struct HierarchicalAllocatorProcess {
     next_epoch: u64,
     allocation_runs: u64,
     last_allocation_run: Option<Duration>,
+    /// When the queued allocation run was asked for.
+    allocation_requested: Option<Instant>,
+    /// The metrics in the runtime's registry (set first thing after spawn).
+    registry: Option<metrics::AllocatorMetricsRegistry>,
 }
 
 impl std::fmt::Debug for HierarchicalAllocatorProcess {
@@ -503,6 +520,14 @@ impl std::fmt::Debug for HierarchicalAllocatorProcess {
 impl Process for HierarchicalAllocatorProcess {
     fn initialize(&mut self, ctx: &mut Context<'_, Self>) {
         self.me = Some(ctx.pid());
+    }
+
+    fn finalize(&mut self, _ctx: &mut Context<'_, Self>) {
+        if let Some(registry) = self.registry.take() {
+            for (_, role) in &self.roles {
+                registry.remove_role(&role.name);
+            }
+        }
     }
 }
 
@@ -531,6 +556,8 @@ impl HierarchicalAllocatorProcess {
             next_epoch: 0,
             allocation_runs: 0,
             last_allocation_run: None,
+            allocation_requested: None,
+            registry: None,
         }
     }
 
@@ -609,6 +636,7 @@ impl HierarchicalAllocatorProcess {
         }
         if !self.allocation_pending {
             self.allocation_pending = true;
+            self.allocation_requested = Some(Instant::now());
             dispatch(self.me(), |p: &mut Self| p.run_allocation());
         }
     }
@@ -620,10 +648,29 @@ impl HierarchicalAllocatorProcess {
             return;
         }
         self.allocation_runs += 1;
-        let started = std::time::Instant::now();
+        let started = Instant::now();
+        let latency = self
+            .allocation_requested
+            .take()
+            .map(|requested| started.duration_since(requested));
         let offers = self.allocate();
         let elapsed = started.elapsed();
         self.last_allocation_run = Some(elapsed);
+        if let Some(registry) = &self.registry {
+            registry.allocation_runs.inc();
+            registry
+                .allocation_run
+                .lock()
+                .expect("timer lock")
+                .record(elapsed);
+            if let Some(latency) = latency {
+                registry
+                    .allocation_run_latency
+                    .lock()
+                    .expect("timer lock")
+                    .record(latency);
+            }
+        }
         debug!(offers, elapsed = ?elapsed, "performed allocation");
         self.candidates.clear();
     }
@@ -1272,6 +1319,36 @@ impl HierarchicalAllocatorProcess {
         // As upstream, a new weight shows in later runs; it triggers none.
     }
 
+    /// The total of a scalar resource over all agents (a gauge).
+    fn resource_total(&self, name: &str) -> f64 {
+        self.total_scalar_quantities.get(name).as_f64()
+    }
+
+    /// How much of a scalar resource is offered or allocated (a gauge).
+    fn resource_offered_or_allocated(&self, name: &str) -> f64 {
+        self.agents
+            .iter()
+            .flat_map(|(_, agent)| agent.offered_or_allocated().values())
+            .map(|resources| resources.get_scalar(name).map_or(0.0, |q| q.as_f64()))
+            .sum()
+    }
+
+    /// The weighted dominant share of a role, if it exists (a gauge).
+    fn dominant_share(&self, role: &str) -> Option<f64> {
+        let key = *self.role_keys.get(role)?;
+        Some(self.role_sorter.share(key))
+    }
+
+    /// The offer filters of all frameworks for a role (a gauge).
+    fn offer_filters_active(&self, role: &str) -> usize {
+        self.frameworks
+            .iter()
+            .filter_map(|(_, framework)| framework.offer_filters.get(role))
+            .flat_map(|by_agent| by_agent.values())
+            .map(Vec::len)
+            .sum()
+    }
+
     fn metrics(&self) -> AllocatorMetrics {
         let mut metrics = AllocatorMetrics {
             allocation_runs: self.allocation_runs,
@@ -1336,6 +1413,9 @@ impl HierarchicalAllocatorProcess {
                     sorter,
                 }));
                 self.role_keys.insert(role.to_owned(), key);
+                if let Some(registry) = &self.registry {
+                    registry.add_role(role);
+                }
                 self.role_sorter.add(key, role);
                 self.role_sorter.activate(key);
                 key
@@ -1374,6 +1454,9 @@ impl HierarchicalAllocatorProcess {
             self.role_sorter.remove(key);
             let role = self.roles.remove(key.0);
             self.role_keys.remove(&*role.name);
+            if let Some(registry) = &self.registry {
+                registry.remove_role(&role.name);
+            }
         }
         true
     }

@@ -17,11 +17,12 @@
 //! next `sort()`, so that its `allocated` only does the bookkeeping and skips its own
 //! linear move of the client.
 //!
-//! Allocations are pooled per client: the sorter records everything allocated to a client
-//! under one pseudo-agent, not per agent (the allocator's agents keep that record). A
-//! share needs only the amounts, and one small pool per client stays in cache where ten
-//! thousand per-agent entries would not. (One difference: two identical shared volumes on
-//! two agents would count once. Shared volumes are not offered yet.)
+//! Allocations are recorded as scalar quantities per client, not per agent (the
+//! allocator's agents keep that record): a share needs only the amounts. The sorter is
+//! reached through its client handles ([`ClientId`]), never by path, so recording an
+//! offer costs no string, no hash of a name and no copy of `Resources`. (One difference
+//! from upstream: a shared volume offered to several frameworks counts for each. Shared
+//! volumes are not offered yet.)
 //!
 //! Invariant: when not stale, `order` lists the sorter's active clients exactly as
 //! `sorter.sort()` would (checked after every incremental move in debug builds).
@@ -31,8 +32,8 @@ use std::collections::{BTreeSet, VecDeque};
 use std::fmt::Debug;
 use std::hash::Hash;
 
-use mesos_core::resources::{ResourceQuantities, Resources};
-use mesos_core::sorter::{DrfSorter, Sorter};
+use mesos_core::resources::ResourceQuantities;
+use mesos_core::sorter::{ClientId, DrfSorter, Sorter};
 
 /// One active client in the order, with its DRF sort key.
 #[derive(Debug, Clone, Copy)]
@@ -46,22 +47,16 @@ struct Slot<K> {
 #[derive(Debug, Clone)]
 struct Client {
     name: String,
+    /// Its handle in the sorter.
+    id: ClientId,
     /// Allocations recorded for it (the sorter's tie-breaker).
     count: u64,
-}
-
-/// How the sorter sees agents: each agent, for its contribution to the total, and the
-/// pool every allocation is recorded under.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Pooled<A> {
-    Agent(A),
-    Pool,
 }
 
 /// A DRF sorter whose clients are also known by a key `K`; `A` identifies agents.
 #[derive(Debug)]
 pub(crate) struct SortedClients<K, A> {
-    sorter: DrfSorter<Pooled<A>>,
+    sorter: DrfSorter<A>,
     /// The sorter's option, to re-initialize it with (see [`SortedClients::refresh`]).
     fairness_exclude: Option<BTreeSet<String>>,
     clients: foldhash::HashMap<K, Client>,
@@ -101,19 +96,36 @@ where
     pub(crate) fn add(&mut self, key: K, name: &str) {
         self.membership += 1;
         self.sorter.add(name);
+        let reshaped = self.nested > 0 || name.contains('/');
         if name.contains('/') {
             self.nested += 1;
         }
+        let id = self.sorter.client_id(name).expect("just added");
         let previous = self.clients.insert(
             key,
             Client {
                 name: name.to_owned(),
+                id,
                 count: 0,
             },
         );
         debug_assert!(previous.is_none(), "client {key:?} added twice");
         self.by_name.insert(name.to_owned(), key);
         self.stale = true;
+        if reshaped {
+            self.resolve_ids();
+        }
+    }
+
+    /// Looks every client's handle up again: adding or removing a client in a tree with
+    /// nested paths may move another client to a new leaf.
+    fn resolve_ids(&mut self) {
+        for client in self.clients.values_mut() {
+            client.id = self
+                .sorter
+                .client_id(&client.name)
+                .expect("a sorter client");
+        }
     }
 
     /// Removes a client and its allocation.
@@ -122,10 +134,14 @@ where
         let client = self.clients.remove(&key).expect("a known sorter client");
         self.sorter.remove(&client.name);
         self.by_name.remove(&client.name);
+        let reshaped = self.nested > 0;
         if client.name.contains('/') {
             self.nested -= 1;
         }
         self.stale = true;
+        if reshaped {
+            self.resolve_ids();
+        }
     }
 
     /// Changes whenever a client is added, removed, activated or deactivated.
@@ -161,53 +177,51 @@ where
     }
 
     pub(crate) fn add_agent(&mut self, agent: A, quantities: ResourceQuantities) {
-        self.sorter.add_agent(Pooled::Agent(agent), quantities);
+        self.sorter.add_agent(agent, quantities);
         self.stale = true;
     }
 
     pub(crate) fn remove_agent(&mut self, agent: A) {
-        self.sorter.remove_agent(&Pooled::Agent(agent));
+        self.sorter.remove_agent(&agent);
         self.stale = true;
     }
 
     /// Records an allocation to `key`; the order is rebuilt on the next read.
-    pub(crate) fn allocated(&mut self, key: K, resources: &Resources) {
+    pub(crate) fn allocated(&mut self, key: K, quantities: &ResourceQuantities) {
         let client = self.clients.get_mut(&key).expect("a known sorter client");
         client.count += 1;
-        self.sorter
-            .allocated(&client.name, &Pooled::Pool, resources);
+        self.sorter.allocated_quantities(client.id, quantities);
         self.stale = true;
     }
 
     /// Records an allocation to `key`, keeping the order current if it can: a linear
     /// search for `key`'s position, for sorters with few clients (roles).
-    pub(crate) fn allocated_find(&mut self, key: K, resources: &Resources) {
+    pub(crate) fn allocated_find(&mut self, key: K, quantities: &ResourceQuantities) {
         let position = if self.stale || self.nested > 0 {
             None
         } else {
             self.order.iter().position(|slot| slot.key == key)
         };
         match position {
-            Some(position) => self.allocated_at(position, resources),
-            None => self.allocated(key, resources),
+            Some(position) => self.allocated_at(position, quantities),
+            None => self.allocated(key, quantities),
         }
     }
 
     /// Records an allocation to the client at `position` of the current order (as read
     /// by [`SortedClients::at`]) and moves it to its new place; the clients after
     /// `position` move up by one until that place.
-    pub(crate) fn allocated_at(&mut self, position: usize, resources: &Resources) {
+    pub(crate) fn allocated_at(&mut self, position: usize, quantities: &ResourceQuantities) {
         let key = self.order[position].key;
         if self.stale || self.nested > 0 {
-            self.allocated(key, resources);
+            self.allocated(key, quantities);
             return;
         }
         let client = self.clients.get_mut(&key).expect("a known sorter client");
         client.count += 1;
-        let count = client.count;
-        self.sorter
-            .allocated(&client.name, &Pooled::Pool, resources);
-        let share = self.sorter.share(&client.name);
+        let (count, id) = (client.count, client.id);
+        self.sorter.allocated_quantities(id, quantities);
+        let share = self.sorter.share_of(id);
         let moved = Slot { key, share, count };
         // The new key is larger than the old one (more allocations, no smaller share), so
         // every client before `position` still sorts before it: its place is the first
@@ -229,26 +243,26 @@ where
             .then_with(|| self.name(left.key).cmp(self.name(right.key)))
     }
 
-    pub(crate) fn unallocated(&mut self, key: K, resources: &Resources) {
-        let name = &self.clients[&key].name;
-        self.sorter.unallocated(name, &Pooled::Pool, resources);
+    pub(crate) fn unallocated(&mut self, key: K, quantities: &ResourceQuantities) {
+        let id = self.clients[&key].id;
+        self.sorter.unallocated_quantities(id, quantities);
         self.stale = true;
     }
 
-    pub(crate) fn update(&mut self, key: K, old: &Resources, new: &Resources) {
-        let name = &self.clients[&key].name;
-        self.sorter.update(name, &Pooled::Pool, old, new);
+    pub(crate) fn update(&mut self, key: K, old: &ResourceQuantities, new: &ResourceQuantities) {
+        let id = self.clients[&key].id;
+        self.sorter.update_quantities(id, old, new);
         self.stale = true;
     }
 
     /// Whether anything is allocated to `key`.
     pub(crate) fn has_allocation(&self, key: K) -> bool {
-        !self.sorter.allocation(self.name(key)).is_empty()
+        !self.sorter.quantities_of(self.clients[&key].id).is_empty()
     }
 
     /// The weighted dominant share of `key`.
     pub(crate) fn share(&self, key: K) -> f64 {
-        self.sorter.share(self.name(key))
+        self.sorter.share_of(self.clients[&key].id)
     }
 
     /// The active client at `position` of the DRF order, if any.
@@ -311,10 +325,11 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mesos_core::resources::Resources;
     use mesos_core::resources::resource::scalar;
 
-    fn cpus(n: f64) -> Resources {
-        Resources::from(scalar("cpus", n))
+    fn cpus(n: f64) -> ResourceQuantities {
+        ResourceQuantities::from_scalar_resources(&Resources::from(scalar("cpus", n)))
     }
 
     fn sorted(n: usize) -> SortedClients<usize, u32> {

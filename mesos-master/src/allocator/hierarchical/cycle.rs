@@ -49,6 +49,20 @@ struct RoleView {
 
 impl RoleView {
     fn new(agent: &Agent, role: &str, epoch: u64, offered_shared: &Resources) -> RoleView {
+        let cache_key = offered_shared
+            .is_empty()
+            .then_some((agent.generation(), epoch));
+        // The agent remembers the last view that was all its available resources.
+        if let Some((generation, _)) = cache_key
+            && let Some(needs_capabilities) = agent.whole_view(generation, epoch)
+        {
+            return RoleView {
+                whole: true,
+                part: Resources::new(),
+                needs_capabilities,
+                cache_key,
+            };
+        }
         let available = agent.available();
         let whole = offered_shared.is_empty()
             && available
@@ -76,6 +90,9 @@ impl RoleView {
                 || resource::is_revocable(r)
                 || resource::has_refined_reservations(r)
         });
+        if whole && let Some((generation, _)) = cache_key {
+            agent.remember_whole_view(generation, epoch, view.needs_capabilities);
+        }
         view
     }
 
@@ -141,14 +158,14 @@ fn shuffle<T>(items: &mut [T], rng: &mut SplitMix64) {
 impl HierarchicalAllocatorProcess {
     /// What `framework` would be offered from `view` on `agent` for `role`, or `None` if
     /// it cannot take it or filters it.
-    fn offer_for(
+    fn offer_for<'a>(
         &self,
         framework: &Framework,
         agent_key: AgentKey,
-        agent: &Agent,
+        agent: &'a Agent,
         role: &str,
-        view: &RoleView,
-    ) -> Option<Resources> {
+        view: &'a RoleView,
+    ) -> Option<Cow<'a, Resources>> {
         let minimums = framework
             .min_allocatable
             .get(role)
@@ -190,7 +207,7 @@ impl HierarchicalAllocatorProcess {
             trace!(framework_id = %framework.id, agent_id = %agent.id, role, "offer filtered");
             return None;
         }
-        Some(offer.into_owned())
+        Some(offer)
     }
 
     /// The agents this run looks at, active ones only, shuffled.
@@ -292,7 +309,7 @@ impl HierarchicalAllocatorProcess {
                     }
                     // (What is known holds for what the agent offered before this walk.)
                     let known = refusing.as_ref().filter(|_| !offered);
-                    if known.is_some_and(|known| known.frameworks.contains(&framework_key)) {
+                    if known.is_some_and(|known| known.frameworks.contains(framework_key.0)) {
                         position += 1;
                         continue;
                     }
@@ -302,48 +319,59 @@ impl HierarchicalAllocatorProcess {
                         self.offer_for(framework, agent_key, agent, &role_name, &view)
                     else {
                         if let Some(known) = refusing.as_mut().filter(|_| !offered) {
-                            known.frameworks.insert(framework_key);
+                            known.frameworks.insert(framework_key.0);
                         }
                         position += 1;
                         continue;
                     };
                     let whole =
-                        view.whole && taken.len() == agent.available().len() && !agent.has_shared();
+                        view.whole && matches!(taken, Cow::Borrowed(_)) && !agent.has_shared();
+                    let taken = if whole {
+                        None
+                    } else {
+                        Some(taken.into_owned())
+                    };
                     let framework_id = &self.frameworks[framework_key.0].id;
                     let agent = &mut self.agents[agent_key.0];
-                    let offer = if whole {
-                        // The framework takes everything: the agent's resources move into
-                        // the offer, which then holds the only references to them.
-                        drop(taken);
-                        agent.offer_all(framework_id, &role_name)
-                    } else {
-                        let mut offer = taken.clone();
-                        offer.allocate(&role_name);
-                        if agent.has_shared() {
-                            offered_shared += offer.shared();
+                    let (offer, part_recorded);
+                    match taken {
+                        None => {
+                            // The framework takes everything: the offer is the agent's
+                            // last whole offer again if nothing changed since.
+                            offer = agent.offer_all(framework_id, epoch, &role_name);
+                            part_recorded = None;
                         }
-                        agent.offer_part(framework_id, &offer, &taken);
-                        offer
+                        Some(taken) => {
+                            let mut part = taken.clone();
+                            part.allocate(&role_name);
+                            if agent.has_shared() {
+                                offered_shared += part.shared();
+                            }
+                            agent.offer_part(framework_id, &part, &taken);
+                            part_recorded = Some(super::for_sorter(&part));
+                            offer = part;
+                        }
                     };
-                    let recorded = super::for_sorter(&offer);
                     let agent = &self.agents[agent_key.0];
+                    let recorded = part_recorded
+                        .as_ref()
+                        .unwrap_or_else(|| agent.whole_offer_quantities());
                     trace!(%framework_id, agent_id = %agent.id, role = %role_name, %offer, "offering");
-
-                    made.push((framework_key, role_key, agent_key, offer));
 
                     let sorter = &mut self.roles[role_key.0].sorter;
                     if recorded.is_empty() {
                         // Nothing the sorters count (e.g. only ports): the order stays.
                         position += 1;
                     } else if in_place {
-                        sorter.allocated_at(position, &recorded);
+                        sorter.allocated_at(position, recorded);
                     } else {
-                        sorter.allocated(framework_key, &recorded);
+                        sorter.allocated(framework_key, recorded);
                         position += 1;
                     }
                     if !recorded.is_empty() {
-                        self.role_sorter.allocated_find(role_key, &recorded);
+                        self.role_sorter.allocated_find(role_key, recorded);
                     }
+                    made.push((framework_key, role_key, agent_key, offer));
                     offered_here.push(framework_key);
                     offered = true;
 
