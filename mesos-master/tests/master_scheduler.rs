@@ -411,6 +411,18 @@ fn failover_within_timeout_keeps_the_framework() {
     assert_eq!(response.status, StatusCode::BAD_REQUEST);
     assert!(body_text(&response).contains("stream ID"));
 
+    // Resubscribing as another user is refused, and changes nothing.
+    let mut other_user = info.clone();
+    other_user.user = "mallory".into();
+    let refused = Scheduler::try_subscribe(&cluster, other_user, Encoding::Json).unwrap();
+    let error = refused.wait_for("ERROR", |e| e.r#type() == event::Type::Error);
+    assert!(error.error.unwrap().message.contains("user"));
+    assert!(second.events_of(event::Type::Error).is_empty());
+    assert_eq!(
+        second.call(call_of(call::Type::Revive)).status,
+        StatusCode::ACCEPTED
+    );
+
     // The scheduler goes away; within the failover timeout it comes back.
     second.disconnect();
     wait_until("the framework disconnects", || {

@@ -20,6 +20,19 @@ use super::state::{
 use super::stream::{ContentType, EventStream, events};
 use crate::allocator::FrameworkOptions;
 
+/// Why `new` may not replace `old`: the user, checkpointing and principal of a framework
+/// are fixed at its first subscription.
+fn immutable_change(old: &v0::FrameworkInfo, new: &v0::FrameworkInfo) -> Option<String> {
+    [
+        ("user", old.user != new.user),
+        ("checkpoint", old.checkpoint() != new.checkpoint()),
+        ("principal", old.principal != new.principal),
+    ]
+    .into_iter()
+    .find(|(_, changed)| *changed)
+    .map(|(name, _)| format!("Updating 'FrameworkInfo.{name}' is unsupported"))
+}
+
 /// The longest failover timeout honoured: about 100 years (a timer further away could
 /// overflow the clock).
 const MAX_FAILOVER_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
@@ -123,7 +136,20 @@ impl MasterProcess {
                 stream.close();
                 return response;
             }
-            Some(id) => id,
+            Some(id) => {
+                if let Some(message) = self
+                    .state
+                    .frameworks
+                    .get(&id)
+                    .and_then(|f| immutable_change(&f.info, &info))
+                {
+                    info!(framework_id = %id, %message, "refusing resubscription");
+                    stream.send(&events::error(message));
+                    stream.close();
+                    return response;
+                }
+                id
+            }
             None => {
                 let id = self.new_framework_id();
                 info.id = Some(id.to_proto());
@@ -376,17 +402,8 @@ impl MasterProcess {
         let Some(framework) = self.state.frameworks.get_mut(framework_id) else {
             return Err(Response::bad_request("Framework cannot be found"));
         };
-        let old = &framework.info;
-        for (name, changed) in [
-            ("user", old.user != info.user),
-            ("checkpoint", old.checkpoint != info.checkpoint),
-            ("principal", old.principal != info.principal),
-        ] {
-            if changed {
-                return Err(Response::bad_request(format!(
-                    "Updating 'FrameworkInfo.{name}' is unsupported"
-                )));
-            }
+        if let Some(message) = immutable_change(&framework.info, &info) {
+            return Err(Response::bad_request(message));
         }
         let suppressed: BTreeSet<String> = update.suppressed_roles.into_iter().collect();
         framework.capabilities = Capabilities::of(&info);
