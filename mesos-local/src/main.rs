@@ -55,7 +55,7 @@ fn main() -> ExitCode {
          \x20 agents:  {}\n\
          \n\
          Run a task on it from another terminal:\n\
-         \x20 cargo run --release -p mesos-client --bin mesos-execute -- \\\n\
+         \x20 cargo run --release -p mesos-local --bin mesos-execute -- \\\n\
          \x20     --master={master} --name=hello --command='echo hello from Mesos'\n\
          \n\
          Ctrl-C stops the cluster and every task.",
