@@ -339,3 +339,84 @@ impl<A: Eq + Hash + Clone + std::fmt::Debug> Sorter<A> for DrfSorter<A> {
         self.tree.clients.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(text: &str) -> ResourceQuantities {
+        ResourceQuantities::from_string(text).unwrap()
+    }
+
+    fn sorter(clients: &[&str]) -> DrfSorter<u32> {
+        let mut sorter = DrfSorter::new();
+        sorter.add_agent(0, q("cpus:10;mem:100"));
+        for client in clients {
+            sorter.add(client);
+            sorter.activate(client);
+        }
+        sorter
+    }
+
+    #[test]
+    fn quantities_count_like_allocations_on_agents() {
+        let mut by_agent = sorter(&["a", "b"]);
+        let mut pooled = sorter(&["a", "b"]);
+        let resources = Resources::parse("cpus:2;mem:50", "*").unwrap();
+        by_agent.allocated("a", &0, &resources);
+        let a = pooled.client_id("a").unwrap();
+        pooled.allocated_quantities(a, &q("cpus:2;mem:50"));
+        assert_eq!(pooled.share_of(a), by_agent.share("a"));
+        assert_eq!(pooled.share_of(a), 0.5);
+        assert_eq!(pooled.sort(), by_agent.sort());
+        assert_eq!(pooled.sort(), vec!["b", "a"]);
+        // Counted in the quantities, not per agent.
+        assert_eq!(
+            pooled.allocation_scalar_quantities("a"),
+            &q("cpus:2;mem:50")
+        );
+        assert!(pooled.allocation("a").is_empty());
+        assert_eq!(
+            pooled.total_allocation_scalar_quantities(),
+            &q("cpus:2;mem:50")
+        );
+
+        pooled.update_quantities(a, &q("mem:50"), &q("mem:10"));
+        assert_eq!(pooled.share_of(a), 0.2);
+        pooled.unallocated_quantities(a, &q("cpus:2;mem:10"));
+        assert_eq!(pooled.share_of(a), 0.0);
+        assert!(pooled.quantities_of(a).is_empty());
+    }
+
+    #[test]
+    fn pooled_quantities_leave_the_ancestors_with_their_client() {
+        let mut sorter = sorter(&["eng/web", "eng/db", "ops"]);
+        let web = sorter.client_id("eng/web").unwrap();
+        let db = sorter.client_id("eng/db").unwrap();
+        sorter.allocated_quantities(web, &q("cpus:6"));
+        sorter.allocated_quantities(db, &q("cpus:1"));
+        assert_eq!(sorter.sort(), vec!["ops", "eng/db", "eng/web"]);
+        sorter.remove("eng/web");
+        assert_eq!(sorter.total_allocation_scalar_quantities(), &q("cpus:1"));
+        assert_eq!(sorter.sort(), vec!["ops", "eng/db"]);
+    }
+
+    #[test]
+    #[should_panic(expected = "does not contain")]
+    fn taking_back_more_than_was_recorded_panics() {
+        let mut sorter = sorter(&["a"]);
+        let a = sorter.client_id("a").unwrap();
+        sorter.allocated_quantities(a, &q("cpus:1"));
+        sorter.unallocated_quantities(a, &q("cpus:2"));
+    }
+
+    #[test]
+    fn shares_skip_names_without_a_total_and_excluded_names() {
+        let mut sorter = sorter(&["a"]);
+        let a = sorter.client_id("a").unwrap();
+        sorter.allocated_quantities(a, &q("cpus:1;disk:500;gpus:1;mem:20"));
+        assert_eq!(sorter.share_of(a), 0.2);
+        sorter.initialize(Some(["mem".to_owned()].into()));
+        assert_eq!(sorter.share_of(a), 0.1);
+    }
+}
