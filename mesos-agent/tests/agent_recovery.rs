@@ -365,3 +365,62 @@ fn truncated_update_stream_is_cut_and_recovered() {
     assert_eq!(metrics["slave/recovery_errors"], 0.0);
     drop(agent);
 }
+
+#[test]
+fn executors_that_do_not_resubscribe_after_a_restart_are_killed() {
+    let mut cluster = Cluster::new(true);
+    let mut flags = cluster.flags();
+    flags.executor_reregistration_timeout = stout::Duration::from_millis(500);
+    let agent = cluster.start_registered(flags.clone());
+    let fw = framework("fw-mute", true);
+    // A custom executor that never subscribes.
+    let executor = mesos_core::v0::ExecutorInfo {
+        executor_id: mesos_core::v0::ExecutorId {
+            value: "mute".to_owned(),
+        },
+        command: Some(mesos_core::v0::CommandInfo {
+            value: Some("sleep 600".to_owned()),
+            ..Default::default()
+        }),
+        resources: mesos_core::resources::Resources::parse("cpus:0.1;mem:32", "*")
+            .unwrap()
+            .to_vec(),
+        ..Default::default()
+    };
+    let mut task = command_task("silent", "unused", "cpus:0.1;mem:32");
+    task.command = None;
+    task.executor = Some(executor);
+    cluster.master.run_task(agent.upid(), &fw, task);
+    assert!(eventually(WAIT, || {
+        agent.state_json().get().unwrap()["frameworks"][0]["executors"][0]["id"] == "mute"
+    }));
+    // Wait for the pid checkpoint, then stop the agent (the executor keeps running).
+    assert!(eventually(WAIT, || {
+        std::panic::catch_unwind(|| forked_pid(&flags.work_dir)).is_ok()
+    }));
+    let pid = forked_pid(&flags.work_dir);
+    agent.stop().await_for(WAIT);
+    assert!(process_alive(pid));
+
+    let before = cluster.master.received().len();
+    let agent = cluster.start(flags);
+    let failed = cluster
+        .master
+        .wait_for_update("silent", TaskState::TaskFailed);
+    assert_eq!(
+        failed.status.reason(),
+        mesos_core::v0::task_status::Reason::ExecutorReregistrationTimeout
+    );
+    assert!(
+        eventually(WAIT, || !process_alive(pid)),
+        "the executor was killed"
+    );
+    // The agent re-registered once recovery ended, and says so.
+    assert!(
+        cluster.master.received()[before..]
+            .iter()
+            .any(|m| matches!(m, Received::Reregister(_)))
+    );
+    assert!(eventually(WAIT, || agent.state().get().ok()
+        == Some(mesos_agent::AgentState::Running)));
+}

@@ -143,7 +143,7 @@ fn validate(call: &Call) -> Result<(), String> {
 
 impl AgentProcess {
     fn executor_api(&mut self, request: Request) -> Response {
-        if self.state == AgentState::Recovering {
+        if !self.reconnecting {
             return Response::service_unavailable("Agent has not finished recovery");
         }
         if request.method != Method::POST {
@@ -159,7 +159,7 @@ impl AgentProcess {
             Err(message) => return Response::bad_request(message),
         };
         if let Err(message) = validate(&call) {
-            return Response::bad_request(format!("Failed to validate executor::Call: {message}"));
+            return Response::bad_request(format!("Failed to validate Executor::Call: {message}"));
         }
         let kind = call.r#type();
         let accept = if kind == call::Type::Subscribe {
@@ -176,6 +176,9 @@ impl AgentProcess {
         };
         if kind == call::Type::Heartbeat {
             return Response::accepted();
+        }
+        if kind != call::Type::Subscribe && self.state == AgentState::Recovering {
+            return Response::service_unavailable("Agent has not finished recovery");
         }
         let Some(framework) = self.frameworks.get(&call.framework_id) else {
             return Response::bad_request("Framework cannot be found");
@@ -338,6 +341,7 @@ impl AgentProcess {
         } else {
             self.launch_queued(&framework_id, &executor_id, None);
         }
+        self.maybe_finish_reconnecting();
         Response::stream(reader, content_type.as_str())
     }
 

@@ -887,6 +887,7 @@ impl AgentProcess {
             }
             self.manager.cleanup(framework_id.clone());
             self.maybe_remove_executor(framework_id, executor_id);
+            self.maybe_finish_reconnecting();
             return;
         }
         for task_id in live {
@@ -915,6 +916,7 @@ impl AgentProcess {
             );
         }
         self.maybe_remove_executor(framework_id, executor_id);
+        self.maybe_finish_reconnecting();
     }
 
     /// Handles a status update (from an executor or the agent): records it on the task,

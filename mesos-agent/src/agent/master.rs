@@ -323,7 +323,15 @@ impl AgentProcess {
     }
 
     fn ping(&mut self, from: Upid, message: PingSlaveMessage) {
-        if !self.is_from_master(&from) {
+        // The master pings through one observer process per agent, so the sender is that
+        // process (`(N)@master-ip:port`), not `master@...`: answer whoever pings from the
+        // leading master's address, as upstream answers any ping.
+        let from_master = self
+            .master
+            .as_ref()
+            .is_some_and(|master| master.address() == from.address());
+        if !from_master {
+            warn!(%from, "ignoring a ping from outside the leading master");
             return;
         }
         if !message.connected && self.state == AgentState::Running {

@@ -301,6 +301,7 @@ impl Agent {
             detection: 0,
             start_time: now_secs(),
             recovered,
+            reconnecting: false,
             recovery_errors: 0,
             stats: Stats::default(),
             stream_generation: 0,
@@ -434,6 +435,8 @@ pub struct AgentProcess {
     detection: u64,
     start_time: f64,
     recovered: Option<RecoveredAgent>,
+    /// Recovery got far enough for executors to (re-)subscribe.
+    reconnecting: bool,
     recovery_errors: u64,
     stats: Stats,
     stream_generation: u64,

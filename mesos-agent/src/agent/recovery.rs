@@ -467,14 +467,66 @@ impl AgentProcess {
             });
             return;
         }
+        // Executors may re-subscribe from now on (upstream `recoveryInfo.reconnect`).
+        self.reconnecting = true;
+        let mut waiting = 0;
         for (f, e, c) in executors {
             if alive.contains(&c) {
                 info!(executor_id = %e.value, container_id = %c.value, "re-attached to a recovered executor; waiting for it to re-subscribe");
                 self.watch_container(&f, &e, &c);
+                waiting += 1;
             } else {
                 info!(executor_id = %e.value, "a recovered executor is gone");
                 self.executor_terminated(&f, &e, &c, None);
             }
+        }
+        if waiting == 0 {
+            self.finish_recovery();
+            return;
+        }
+        // Those that do not re-subscribe within --executor_reregistration_timeout are
+        // killed; then the agent looks for its master.
+        let me = self.me();
+        let timeout = crate::flags::std_duration(self.flags.executor_reregistration_timeout);
+        libprocess::delay(timeout, &me, |a: &mut AgentProcess| {
+            a.reregister_executor_timeout()
+        });
+    }
+
+    /// Whether every recovered executor re-subscribed (or ended): recovery can finish early.
+    pub(super) fn maybe_finish_reconnecting(&mut self) {
+        if self.state == AgentState::Recovering
+            && !self
+                .frameworks
+                .values()
+                .flat_map(|f| f.executors.values())
+                .any(|e| e.state == ExecutorState::Registering)
+        {
+            self.finish_recovery();
+        }
+    }
+
+    fn reregister_executor_timeout(&mut self) {
+        if self.state != AgentState::Recovering {
+            return;
+        }
+        let mut stragglers = Vec::new();
+        for framework in self.frameworks.values_mut() {
+            for executor in framework.executors.values_mut() {
+                if executor.state == ExecutorState::Registering {
+                    tracing::warn!(executor_id = %executor.id.value, "killing an executor that did not re-subscribe in time");
+                    executor.state = ExecutorState::Terminating;
+                    executor.termination_reason =
+                        Some(mesos_core::v0::task_status::Reason::ExecutorReregistrationTimeout);
+                    stragglers.push(executor.container_id.clone());
+                }
+            }
+        }
+        for container_id in stragglers {
+            super::log_failure(
+                "destroy the container",
+                self.containerizer.destroy(container_id),
+            );
         }
         self.finish_recovery();
     }
@@ -484,6 +536,7 @@ impl AgentProcess {
             return;
         }
         info!("recovery finished");
+        self.reconnecting = true;
         self.state = AgentState::Disconnected;
         if self.info.id.is_some() {
             self.checkpoint_agent_info();
