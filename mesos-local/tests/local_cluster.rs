@@ -224,3 +224,35 @@ fn glob_stdout(root: &std::path::Path) -> Vec<String> {
     }
     found
 }
+
+#[test]
+fn agents_answer_the_masters_pings_and_stay_registered() {
+    let dir = std::env::temp_dir().join(format!("mesos-local-pings-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    // Pings every 100 ms: an agent that ignored them would re-register after 5 misses.
+    let mut flags =
+        LocalFlags::parse(["--agent_ping_timeout=100ms", "--max_agent_ping_timeouts=3"]).unwrap();
+    flags.work_dir = dir.clone();
+    flags.port = 0;
+    flags.agent_port = 0;
+    let cluster = Cluster::launch(&flags).unwrap();
+    assert!(cluster.wait_for_agents(WAIT));
+    std::thread::sleep(Duration::from_millis(1500));
+    let (count, reregistered) = cluster
+        .master()
+        .inspect(|m| {
+            let agents = &m.state.agents;
+            (
+                agents.len(),
+                agents
+                    .values()
+                    .filter(|a| a.reregistered_time.is_some())
+                    .count(),
+            )
+        })
+        .get()
+        .unwrap();
+    assert_eq!((count, reregistered), (1, 0));
+    cluster.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}

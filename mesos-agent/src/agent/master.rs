@@ -529,13 +529,21 @@ impl AgentProcess {
         self.send_message_event(&m.framework_id, &m.executor_id, m.data);
     }
 
-    /// Shuts every executor down and stops (a `ShutdownMessage`).
+    /// Shuts every executor down (SHUTDOWN, then the grace period) and stops once they are
+    /// gone (a `ShutdownMessage`).
     pub(super) fn shutdown(&mut self) {
+        self.state = AgentState::Terminating;
+        if let Some(timer) = self.registration_timer.take() {
+            timer.cancel();
+        }
+        self.manager.pause();
         let ids: Vec<FrameworkId> = self.frameworks.keys().cloned().collect();
         for id in ids {
             self.shutdown_framework(&id);
         }
-        self.terminate_agent();
+        if self.frameworks.is_empty() {
+            self.terminate_agent();
+        }
     }
 }
 
