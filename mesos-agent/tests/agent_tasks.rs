@@ -320,3 +320,29 @@ fn unusable_flags_are_refused_at_start() {
             .exists()
     );
 }
+
+#[test]
+fn shutdown_message_ends_executors_then_the_agent() {
+    let mut cluster = Cluster::new(true);
+    let agent = cluster.start_registered(cluster.flags());
+    let fw = framework("fw-bye", false);
+    cluster.master.run_task(
+        agent.upid(),
+        &fw,
+        command_task("bye", "sleep 600", "cpus:0.1;mem:32"),
+    );
+    cluster
+        .master
+        .wait_for_update("bye", TaskState::TaskRunning);
+    cluster.master.send(
+        agent.upid(),
+        &mesos_core::internal::ShutdownMessage {
+            message: Some("go away".to_owned()),
+        },
+    );
+    assert!(agent.finished().await_for(WAIT), "the agent stops");
+    assert!(
+        agent.containerizer().containers().get().unwrap().is_empty(),
+        "its executors are gone first"
+    );
+}

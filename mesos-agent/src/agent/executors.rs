@@ -1085,10 +1085,8 @@ impl AgentProcess {
             while self.completed_frameworks.len() > super::state::MAX_COMPLETED_FRAMEWORKS {
                 self.completed_frameworks.pop_front();
             }
-            if self.flags.recover == crate::flags::RecoverMode::Cleanup
-                && self.frameworks.is_empty()
-                && self.state == super::AgentState::Terminating
-            {
+            // A shutting-down agent stops once its last framework is gone.
+            if self.frameworks.is_empty() && self.state == super::AgentState::Terminating {
                 self.terminate_agent();
             }
         }
