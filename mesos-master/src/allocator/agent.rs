@@ -75,6 +75,9 @@ pub(crate) struct Agent {
     /// generation, the role's epoch (unique to a role, unlike its key) and whether some
     /// need a framework capability.
     whole_view: std::cell::Cell<Option<(u64, u64, bool)>>,
+    /// The quantities of the available resources (ranges and sets counted), for the
+    /// generation named.
+    available_quantities: std::cell::RefCell<Option<(u64, ResourceQuantities)>>,
 }
 
 #[derive(Debug)]
@@ -159,6 +162,7 @@ impl Agent {
             refusing: Default::default(),
             whole_offer: None,
             whole_view: std::cell::Cell::new(None),
+            available_quantities: std::cell::RefCell::new(None),
         };
         agent.update_available();
         agent
@@ -306,6 +310,25 @@ impl Agent {
     ) {
         self.whole_view
             .set(Some((generation, role_epoch, needs_capabilities)));
+    }
+
+    /// Runs `f` with the quantities of the available resources (scalars by value,
+    /// ranges and sets by count), computed once per generation.
+    pub(crate) fn with_available_quantities<R>(
+        &self,
+        f: impl FnOnce(&ResourceQuantities) -> R,
+    ) -> R {
+        let mut cached = self.available_quantities.borrow_mut();
+        match &*cached {
+            Some((generation, _)) if *generation == self.generation => {}
+            _ => {
+                *cached = Some((
+                    self.generation,
+                    ResourceQuantities::from_resources(&self.available),
+                ));
+            }
+        }
+        f(&cached.as_ref().expect("just set").1)
     }
 
     /// The scalar quantities of the last [`Agent::offer_all`].

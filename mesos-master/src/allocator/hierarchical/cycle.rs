@@ -171,7 +171,16 @@ impl HierarchicalAllocatorProcess {
             .get(role)
             .unwrap_or(&self.options.min_allocatable_resources);
         let available = view.available(agent);
-        if !allocatable(available, minimums) {
+        let enough = if view.whole && view.cache_key.is_some() {
+            // All the agent's available resources: their quantities are kept per generation.
+            !available.is_empty()
+                && agent.with_available_quantities(|have| {
+                    minimums.is_empty() || minimums.iter().any(|m| have.contains(m))
+                })
+        } else {
+            allocatable(available, minimums)
+        };
+        if !enough {
             return None;
         }
         // Agents with GPUs only go to frameworks that can use them (MESOS-5634).
