@@ -424,6 +424,8 @@ impl Drop for Cluster {
                     let _ = agent.containerizer().destroy(id).await_for(WAIT);
                 }
             }
+            // Stopped before the directory goes, so that nothing writes into it after.
+            let _ = agent.stop().await_for(WAIT);
         }
         if std::thread::panicking() {
             eprintln!("keeping {} for inspection", self.dir.display());
