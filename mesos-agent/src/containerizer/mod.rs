@@ -69,7 +69,7 @@ pub use launcher::{Launcher, LauncherError, LauncherKind};
 
 use crate::paths::{self, container_id_string};
 use cgroups::Hierarchies;
-use spawn::{ChildSpec, Credentials, SpawnError, cstring};
+use spawn::{ChildSpec, Credentials, ExecWait, SpawnError, cstring};
 
 /// Upstream's `--runtime_dir` default.
 pub const DEFAULT_RUNTIME_DIR: &str = "/var/run/mesos";
@@ -83,6 +83,8 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 pub const TERMINATIONS_KEPT: usize = 1024;
 /// How often a recovered container's first process (not our child) is checked for exit.
 pub const RECOVERED_REAP_INTERVAL: Duration = Duration::from_millis(100);
+/// A reaper thread only waits: a small stack keeps thousands of them cheap.
+const REAPER_STACK_SIZE: usize = 64 * 1024;
 
 /// Why a containerizer could not be built.
 #[derive(Debug, Error)]
@@ -410,30 +412,58 @@ impl ContainerizerProcess {
             container.pid = Some(pid);
             container.state = State::Isolating;
         }
-        reap_child(self.me(), id.clone(), pid);
 
         if let Err(error) = checkpoint_pid(&self.runtime_dir, &id, pid) {
             spawned.abort();
+            reap_child(self.me(), id.clone(), pid, None);
             return self.fail_launch(&id, format!("cannot checkpoint the pid: {error}"));
         }
         for isolator in &mut self.isolators {
             if let Err(error) = isolator.isolate(&id, pid) {
                 spawned.abort();
+                reap_child(self.me(), id.clone(), pid, None);
                 return self.fail_launch(&id, error_chain(&error));
             }
         }
-        if let Err(error) = spawned.release() {
-            return self.fail_launch(&id, error_chain(&error));
-        }
+        // The child's reaper thread waits for the exec and reports it (`exec_done`), so
+        // that this process goes on with other launches meanwhile.
+        let exec = match spawned.release_nowait() {
+            Ok(exec) => exec,
+            Err(error) => {
+                reap_child(self.me(), id.clone(), pid, None);
+                return self.fail_launch(&id, error_chain(&error));
+            }
+        };
+        let launched = Promise::new();
+        let future = launched.future();
+        reap_child(self.me(), id, pid, Some((exec, launched)));
+        future
+    }
 
-        if let Some(container) = self.containers.get_mut(&id)
-            && container.state == State::Isolating
-        {
-            container.state = State::Running;
+    /// The first process of a launching container has exec'd (or failed to).
+    fn exec_done(&mut self, id: ContainerId, result: Result<(), String>, launched: Promise<()>) {
+        if let Err(message) = result {
+            let failed = self.fail_launch(&id, message);
+            launched.associate(failed);
+            return;
         }
-        self.watch(&id);
-        debug!(container_id = %container_id_string(&id), pid, "container running");
-        Future::ready(())
+        match self.containers.get_mut(&id) {
+            Some(container) if container.state == State::Isolating => {
+                container.state = State::Running;
+                self.watch(&id);
+                debug!(container_id = %container_id_string(&id), "container running");
+                launched.set(());
+            }
+            Some(container) if container.state != State::Destroying => {
+                launched.set(());
+            }
+            _ => {
+                launched.fail(format!(
+                    "container {} was destroyed while launching",
+                    container_id_string(&id)
+                ));
+            }
+        }
     }
 
     /// Destroys a container whose launch failed and fails the launch.
@@ -786,11 +816,25 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     message
 }
 
-/// Waits for a launched child on a thread and reports its status.
-fn reap_child(me: Pid<ContainerizerProcess>, id: ContainerId, pid: i32) {
+/// Waits for a launched child on a thread and reports its status; first, when given, for
+/// its exec (reported to `exec_done` with the launch's promise).
+fn reap_child(
+    me: Pid<ContainerizerProcess>,
+    id: ContainerId,
+    pid: i32,
+    exec: Option<(ExecWait, Promise<()>)>,
+) {
     let spawned = std::thread::Builder::new()
         .name("reaper".to_owned())
+        .stack_size(REAPER_STACK_SIZE)
         .spawn(move || {
+            if let Some((exec, launched)) = exec {
+                let result = exec.wait().map_err(|e| error_chain(&e));
+                let id = id.clone();
+                dispatch(&me, move |p: &mut ContainerizerProcess| {
+                    p.exec_done(id, result, launched)
+                });
+            }
             let pid = nix::unistd::Pid::from_raw(pid);
             let status = loop {
                 match waitpid(pid, None) {

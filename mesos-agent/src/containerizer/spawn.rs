@@ -199,12 +199,45 @@ impl Spawned {
 
     /// Lets the child exec and waits until it has (or has failed to). A child that has
     /// neither exec'd nor failed after [`EXEC_TIMEOUT`] is killed.
-    pub fn release(mut self) -> Result<(), SpawnError> {
+    pub fn release(self) -> Result<(), SpawnError> {
+        self.release_nowait()?.wait()
+    }
+
+    /// Lets the child exec without waiting: [`ExecWait::wait`] (on any thread) then tells
+    /// whether it did. The containerizer waits on the child's reaper thread, so that it can
+    /// go on launching other containers meanwhile.
+    pub fn release_nowait(mut self) -> Result<ExecWait, SpawnError> {
         let go = self.go.take().expect("released once");
         File::from(go)
             .write_all(&[1])
             .map_err(SpawnError::Release)?;
-        let errors = self.errors.take().expect("released once");
+        Ok(ExecWait {
+            pid: self.pid,
+            program: std::mem::take(&mut self.program),
+            errors: self.errors.take().expect("released once"),
+        })
+    }
+
+    /// Tells the child not to exec: it exits with [`EXEC_FAILED_STATUS`].
+    pub fn abort(mut self) {
+        self.go.take();
+        self.errors.take();
+    }
+}
+
+/// A released child whose exec is not yet confirmed (see [`Spawned::release_nowait`]).
+#[derive(Debug)]
+pub struct ExecWait {
+    pid: Pid,
+    program: String,
+    errors: OwnedFd,
+}
+
+impl ExecWait {
+    /// Waits until the child has exec'd (or failed to). A child that has neither exec'd
+    /// nor failed after [`EXEC_TIMEOUT`] is killed.
+    pub fn wait(self) -> Result<(), SpawnError> {
+        let errors = self.errors;
         let mut fds = [PollFd::new(errors.as_fd(), PollFlags::POLLIN)];
         let timeout =
             PollTimeout::try_from(EXEC_TIMEOUT.as_millis() as i32).unwrap_or(PollTimeout::MAX);
@@ -213,7 +246,7 @@ impl Spawned {
                 Ok(0) => {
                     let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
                     return Err(SpawnError::Stuck {
-                        program: self.program.clone(),
+                        program: self.program,
                     });
                 }
                 Ok(_) => break,
@@ -229,21 +262,15 @@ impl Spawned {
             [] => Ok(()),
             [step, a, b, c, d, ..] => Err(SpawnError::Child {
                 step: ChildStep::from_code(step),
-                program: self.program.clone(),
+                program: self.program,
                 errno: Errno::from_raw(i32::from_ne_bytes([a, b, c, d])),
             }),
             _ => Err(SpawnError::Child {
                 step: ChildStep::Unknown,
-                program: self.program.clone(),
+                program: self.program,
                 errno: Errno::UnknownErrno,
             }),
         }
-    }
-
-    /// Tells the child not to exec: it exits with [`EXEC_FAILED_STATUS`].
-    pub fn abort(mut self) {
-        self.go.take();
-        self.errors.take();
     }
 }
 

@@ -2,7 +2,8 @@
 //! process leads. Destroy SIGKILLs every member of the session and process group and every
 //! descendant of the first process, again and again, until none is alive.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use libprocess::Future;
@@ -12,7 +13,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tracing::debug;
 
-use super::{Launcher, LauncherError, LauncherKind, in_thread};
+use super::{Launcher, LauncherError, LauncherKind};
 use crate::containerizer::spawn::{self, ChildSpec, Spawned};
 use crate::containerizer::usage;
 use crate::paths::container_id_string;
@@ -60,6 +61,116 @@ pub(crate) fn kill_session(sid: i32) -> Result<(), String> {
         "processes {:?} of session {sid} survived SIGKILL",
         usage::session_members(&table, sid)
     ))
+}
+
+/// Sessions waiting to be killed by the shared killer thread, and whether it runs.
+#[derive(Default)]
+struct KillQueue {
+    pending: Vec<(i32, libprocess::Promise<()>)>,
+    running: bool,
+}
+
+fn kill_queue() -> &'static Mutex<KillQueue> {
+    static QUEUE: OnceLock<Mutex<KillQueue>> = OnceLock::new();
+    QUEUE.get_or_init(Mutex::default)
+}
+
+/// As [`kill_session`], on one thread shared by every session being killed: each round
+/// reads the process table once for all of them (not once per session), so destroying
+/// many containers at once costs a few scans of `/proc` instead of a few per container.
+pub(crate) fn kill_session_shared(sid: i32) -> Future<()> {
+    let promise = libprocess::Promise::new();
+    let future = promise.future();
+    let mut queue = kill_queue().lock().expect("kill queue lock");
+    queue.pending.push((sid, promise));
+    if !queue.running {
+        queue.running = true;
+        let spawned = std::thread::Builder::new()
+            .name("posix-destroy".to_owned())
+            .spawn(killer);
+        if let Err(error) = spawned {
+            queue.running = false;
+            for (_, promise) in queue.pending.drain(..) {
+                promise.fail(format!("cannot start a thread: {error}"));
+            }
+        }
+    }
+    future
+}
+
+/// The shared killer: SIGSTOP then SIGKILL every live member of every pending session,
+/// round after round (5 ms apart), until a scan finds none left of a session.
+fn killer() {
+    // Sessions being killed, with the rounds they have had.
+    let mut active: Vec<(i32, libprocess::Promise<()>, u32)> = Vec::new();
+    loop {
+        {
+            let mut queue = kill_queue().lock().expect("kill queue lock");
+            active.extend(queue.pending.drain(..).map(|(sid, p)| (sid, p, 0)));
+            if active.is_empty() {
+                queue.running = false;
+                return;
+            }
+        }
+        let table = usage::processes();
+        let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+        let mut by_session: HashMap<i32, Vec<i32>> = HashMap::new();
+        for p in table.values() {
+            children.entry(p.ppid).or_default().push(p.pid);
+            by_session.entry(p.sid).or_default().push(p.pid);
+            if p.pgid != p.sid {
+                by_session.entry(p.pgid).or_default().push(p.pid);
+            }
+        }
+        let mut still = Vec::with_capacity(active.len());
+        for (sid, promise, rounds) in active.drain(..) {
+            let members = live_members(&table, &children, &by_session, sid);
+            if members.is_empty() {
+                promise.set(());
+                continue;
+            }
+            if rounds >= KILL_ROUNDS {
+                promise.fail(format!(
+                    "processes {members:?} of session {sid} survived SIGKILL"
+                ));
+                continue;
+            }
+            for signal in [Signal::SIGSTOP, Signal::SIGKILL] {
+                for pid in &members {
+                    let _ = kill(Pid::from_raw(*pid), signal);
+                }
+            }
+            still.push((sid, promise, rounds + 1));
+        }
+        active = still;
+        if !active.is_empty() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// The live (not zombie) members of session `sid`: its session and process group, and the
+/// descendants of its first process.
+fn live_members(
+    table: &BTreeMap<i32, usage::ProcessInfo>,
+    children: &HashMap<i32, Vec<i32>>,
+    by_session: &HashMap<i32, Vec<i32>>,
+    sid: i32,
+) -> Vec<i32> {
+    let mut members: Vec<i32> = by_session.get(&sid).cloned().unwrap_or_default();
+    let mut stack = vec![sid];
+    while let Some(pid) = stack.pop() {
+        if table.contains_key(&pid) && !members.contains(&pid) {
+            members.push(pid);
+        }
+        if let Some(kids) = children.get(&pid) {
+            stack.extend(kids.iter().copied().filter(|k| *k != pid));
+        }
+    }
+    members.sort_unstable();
+    members.dedup();
+    members.retain(|pid| table.get(pid).is_some_and(|p| !p.is_zombie()));
+    members
 }
 
 impl Launcher for PosixLauncher {
@@ -116,7 +227,7 @@ impl Launcher for PosixLauncher {
     fn destroy(&mut self, id: &ContainerId) -> Future<()> {
         match self.pids.get(id) {
             None => Future::ready(()),
-            Some(&sid) => in_thread("posix-destroy", move || kill_session(sid)),
+            Some(&sid) => kill_session_shared(sid),
         }
     }
 
