@@ -276,7 +276,7 @@ impl ResourceQuantities {
             let mut mine = self.entries.iter_mut();
             for (name, q) in &other.entries {
                 let entry = mine.find(|(n, _)| n == name).expect("every name is here");
-                entry.1 = entry.1 + sign(*q);
+                entry.1 += sign(*q);
             }
             self.entries.retain(|(_, q)| q.is_positive());
             return;
