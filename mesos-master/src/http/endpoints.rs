@@ -10,8 +10,6 @@
 //!
 //! The documents themselves are written by [`super::state_json`].
 
-use std::time::UNIX_EPOCH;
-
 use libprocess::http::{Method, Request, Response, StatusCode};
 use libprocess::{Context, Future, Handle, Pid, Process, call, call_future};
 use mesos_core::v0;
@@ -19,7 +17,7 @@ use mesos_core::v0;
 use super::json_writer::JsonWriter;
 use super::state_json;
 use crate::master::MasterProcess;
-use crate::master::state::{FrameworkId, is_terminal};
+use crate::master::state::FrameworkId;
 
 /// Installs the JSON endpoints on the master, spawns `/version` and registers the metrics.
 pub(crate) fn install(ctx: &mut Context<'_, MasterProcess>) {
@@ -134,16 +132,15 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
+        let hex = || {
+            s.get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        };
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() + 0 && i + 2 <= bytes.len() - 1 + 1 => {
-                match u8::from_str_radix(s.get(i + 1..i + 3).unwrap_or("zz"), 16) {
-                    Ok(byte) => {
-                        out.push(byte);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
+            b'%' if hex().is_some() => {
+                out.push(hex().expect("checked"));
+                i += 2;
             }
             b => out.push(b),
         }
@@ -353,15 +350,21 @@ pub fn master_metric(master: &MasterProcess, name: &str) -> f64 {
     }
 }
 
-/// Seconds since the epoch of the master's start (for `GET_MASTER`).
-pub fn start_secs(master: &MasterProcess) -> f64 {
-    master
-        .start_time
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Whether a task counts as live (not terminal).
-pub fn is_live(task: &v0::Task) -> bool {
-    !is_terminal(task.state())
+    #[test]
+    fn form_values_are_percent_decoded() {
+        assert_eq!(
+            form_value("a=1&frameworkId=x%2Dy+z", "frameworkId").as_deref(),
+            Some("x-y z")
+        );
+        assert_eq!(
+            form_value("frameworkId", "frameworkId").as_deref(),
+            Some("")
+        );
+        assert_eq!(form_value("a=%zz%", "a").as_deref(), Some("%zz%"));
+        assert_eq!(form_value("a=1", "b"), None);
+    }
 }

@@ -34,6 +34,18 @@ pub struct JsonWriter {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Bytes a JSON string cannot hold as they are (here: anything but printable ASCII, `"`
+/// and `\\` included).
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [true; 256];
+    let mut b = 0x20;
+    while b < 0x7f {
+        table[b] = b == b'"' as usize || b == b'\\' as usize;
+        b += 1;
+    }
+    table
+};
+
 impl JsonWriter {
     /// An empty writer.
     pub fn new() -> Self {
@@ -204,10 +216,7 @@ impl JsonWriter {
         self.buf.push(b'"');
         let bytes = s.as_bytes();
         // Fast path: printable ASCII without quotes or backslashes is copied as is.
-        let clean = bytes
-            .iter()
-            .position(|&b| !(0x20..0x7f).contains(&b) || b == b'"' || b == b'\\');
-        match clean {
+        match bytes.iter().position(|&b| NEEDS_ESCAPE[usize::from(b)]) {
             None => self.buf.extend_from_slice(bytes),
             Some(first) => {
                 self.buf.extend_from_slice(&bytes[..first]);
@@ -305,6 +314,32 @@ pub fn write_double(out: &mut Vec<u8>, x: f64) {
         out.extend_from_slice(b".0");
         return;
     }
+    // Up to three decimals (0.1 cpus, 0.5 GB): integer part, point, digits without trailing
+    // zeros. `m / 1000` correctly rounded is `x`, so these digits read back as `x`, and no
+    // shorter decimal does (decimals this short are 0.001 apart, far more than an ulp).
+    if magnitude < 1e12 {
+        let thousandths = (magnitude * 1000.0).round();
+        if thousandths / 1000.0 == magnitude {
+            let thousandths = thousandths as u64;
+            if x < 0.0 {
+                out.push(b'-');
+            }
+            out.extend_from_slice(itoa_buf(thousandths / 1000).as_slice());
+            out.push(b'.');
+            let mut fraction = thousandths % 1000;
+            let mut digits = 3;
+            while fraction.is_multiple_of(10) && digits > 1 {
+                fraction /= 10;
+                digits -= 1;
+            }
+            let printed = itoa_buf(fraction);
+            for _ in printed.as_slice().len()..digits {
+                out.push(b'0');
+            }
+            out.extend_from_slice(printed.as_slice());
+            return;
+        }
+    }
     let mut text = String::with_capacity(24);
     if (1e-6..1e21).contains(&magnitude) {
         // Rust's `Display` gives the shortest round-trip digits in decimal notation.
@@ -347,10 +382,26 @@ mod tests {
         assert_eq!(double(0.0), "0.0");
         assert_eq!(double(f64::INFINITY), "\"Infinity\"");
         assert_eq!(double(1e20), "100000000000000000000.0");
+        assert_eq!(double(0.05), "0.05");
+        assert_eq!(double(-2.125), "-2.125");
+        assert_eq!(double(1.25e-3), "0.00125");
+        // The fast path agrees with the shortest round-trip digits.
+        for i in 0..20_000u32 {
+            let x = f64::from(i) * 0.001 + 0.0007 * f64::from(i % 3);
+            let expected = format!("{x}");
+            let expected = if expected.contains('.') {
+                expected
+            } else {
+                format!("{expected}.0")
+            };
+            assert_eq!(double(x), expected, "{x}");
+        }
     }
 
     #[test]
     fn strings_are_escaped_to_ascii() {
+        assert!(!NEEDS_ESCAPE[usize::from(b'a')] && !NEEDS_ESCAPE[usize::from(b' ')]);
+        assert!(NEEDS_ESCAPE[usize::from(b'"')] && NEEDS_ESCAPE[0x7f] && NEEDS_ESCAPE[0x1f]);
         let mut w = JsonWriter::new();
         w.str("a\"b\\c\nd\u{1}é😀");
         assert_eq!(w.as_str(), r#""a\"b\\c\nd\u0001\u00e9\ud83d\ude00""#);

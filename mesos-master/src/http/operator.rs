@@ -35,19 +35,17 @@ pub(crate) fn install(ctx: &mut Context<'_, MasterProcess>) {
     });
 }
 
-fn parse_call(content_type: ContentType, body: &[u8]) -> Result<v1::master::Call, Response> {
+/// Parses the body; the error is the `400` answer's text.
+fn parse_call(content_type: ContentType, body: &[u8]) -> Result<v1::master::Call, String> {
     match content_type {
         ContentType::Json => {
-            let text = std::str::from_utf8(body).map_err(|_| {
-                Response::bad_request("Failed to parse body into JSON: not valid UTF-8")
-            })?;
-            mesos_core::json::from_str(text).map_err(|e| {
-                Response::bad_request(format!("Failed to convert JSON into Call protobuf: {e}"))
-            })
+            let text = std::str::from_utf8(body)
+                .map_err(|_| "Failed to parse body into JSON: not valid UTF-8".to_owned())?;
+            mesos_core::json::from_str(text)
+                .map_err(|e| format!("Failed to convert JSON into Call protobuf: {e}"))
         }
-        ContentType::Protobuf => v1::master::Call::decode(body).map_err(|e| {
-            Response::bad_request(format!("Failed to parse body into Call protobuf: {e}"))
-        }),
+        ContentType::Protobuf => v1::master::Call::decode(body)
+            .map_err(|e| format!("Failed to parse body into Call protobuf: {e}")),
     }
 }
 
@@ -86,7 +84,7 @@ fn handle(master: &mut MasterProcess, request: Request) -> Future<Response> {
     let body = request.body_bytes().cloned().unwrap_or_default();
     let call = match parse_call(content_type, &body) {
         Ok(call) => call,
-        Err(response) => return ready(response),
+        Err(message) => return ready(Response::bad_request(message)),
     };
     let kind = match validate_call(&call) {
         Ok(kind) => kind,
@@ -404,7 +402,6 @@ fn get_roles(master: &MasterProcess) -> resp::GetRoles {
                     .collect(),
                 resources: resources_v1(allocated.iter().chain(offered.iter())),
                 name,
-                ..Default::default()
             }
         })
         .collect();
@@ -440,7 +437,7 @@ pub fn validate_weights(
             ));
         }
         if let Some(allowed) = &master.settings.roles
-            && !allowed.iter().any(|r| *r == role)
+            && !allowed.contains(&role)
         {
             return Err(format!(
                 "Failed to validate update weights request JSON: Unknown role '{role}'"

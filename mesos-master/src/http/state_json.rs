@@ -367,14 +367,21 @@ fn write_agent_fields(w: &mut JsonWriter, agent: &Agent) {
     write_resources(w, agent.offered.iter());
     w.key("reserved_resources");
     w.begin_object();
-    let reservations: BTreeMap<String, _> = agent.total.reservations().into_iter().collect();
-    for (role, reserved) in &reservations {
-        w.key(role);
-        write_resources(w, reserved.iter());
+    if agent.total.iter().all(|r| r.reservations.is_empty()) {
+        // Nothing reserved (the common case): no need to split.
+        w.end_object();
+        w.key("unreserved_resources");
+        write_resources(w, agent.total.iter());
+    } else {
+        let reservations: BTreeMap<String, _> = agent.total.reservations().into_iter().collect();
+        for (role, reserved) in &reservations {
+            w.key(role);
+            write_resources(w, reserved.iter());
+        }
+        w.end_object();
+        w.key("unreserved_resources");
+        write_resources(w, agent.total.unreserved().iter());
     }
-    w.end_object();
-    w.key("unreserved_resources");
-    write_resources(w, agent.total.unreserved().iter());
     w.field_bool("active", agent.active);
     w.field_bool("deactivated", !agent.active);
     w.field_str("version", &agent.version);
