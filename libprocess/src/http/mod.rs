@@ -68,8 +68,8 @@
 //! [`Handle::set_authenticator`]: crate::Handle::set_authenticator
 
 mod auth;
-pub mod client;
 mod builtins;
+pub mod client;
 mod firewall;
 mod pipe;
 mod request;
