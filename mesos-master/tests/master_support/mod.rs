@@ -436,12 +436,13 @@ impl Scheduler {
         scheduler
     }
 
-    /// Subscribes; the stream, whatever its first event.
+    /// Subscribes; the stream, whatever its first event, or the answer when it is not `200`
+    /// (boxed: a response is large).
     pub fn try_subscribe(
         cluster: &Cluster,
         info: v1::FrameworkInfo,
         encoding: Encoding,
-    ) -> Result<Scheduler, Response> {
+    ) -> Result<Scheduler, Box<Response>> {
         let call = subscribe_call(info);
         let request = ClientRequest::post(&cluster.scheduler_url())
             .unwrap()
@@ -450,7 +451,7 @@ impl Scheduler {
             .body(encoding.media_type(), encoding.encode_call(&call));
         let response = client::streaming(request).get().expect("an answer");
         if response.status != StatusCode::OK {
-            return Err(response);
+            return Err(Box::new(response));
         }
         assert_eq!(response.header("content-type"), Some(encoding.media_type()));
         let stream_id = response
