@@ -1,5 +1,5 @@
-//! An HTTP/1.1 client, as libprocess's `http::get`, `http::post`, `http::request`,
-//! `http::streaming` and `http::Connection`.
+//! An HTTP/1.1 client, over plain TCP (`http://`) or TLS (`https://`), as libprocess's
+//! `http::get`, `http::post`, `http::request`, `http::streaming` and `http::Connection`.
 //!
 //! Requests run on a small tokio runtime of their own (one IO thread, started on first use),
 //! so they can be made from a process handler, a plain thread or a test alike; the answer is a
@@ -14,8 +14,20 @@
 //!   keeps one for its subscription and another for its calls. [`Connection::disconnected`]
 //!   tells when the server or the network closed it.
 //!
-//! Failures (a refused connection, a reset, an answer that is not HTTP) fail the future with a
-//! message. Redirects are returned as they are, for the caller to follow. There is no timeout
+//! `https://host[:port]/...` (port 443 when not given) connects, does a TLS handshake with
+//! `host` as the server name (SNI) and checks the server's certificate chain and name, then
+//! speaks the same HTTP/1.1. TLS is rustls (pure Rust, the `ring` provider: no OpenSSL). The
+//! certificates trusted are:
+//! - the Mozilla root store built in (`webpki-roots`);
+//! - the PEM certificates in the file named by the `SSL_CERT_FILE` environment variable, when
+//!   it is set at the first `https://` request, so operators can trust a private CA;
+//! - those given to [`add_root_certificate_pem`], from then on.
+//!
+//! A certificate that does not chain to one of these, or is not for the host of the URL,
+//! fails the request with "certificate ... not trusted for host ...".
+//!
+//! Failures (a refused connection, a reset, a failed TLS handshake, an answer that is not HTTP)
+//! fail the future with a message. Redirects are returned as they are, for the caller to follow. There is no timeout
 //! of its own: use [`Future::after`].
 //!
 //! ```
@@ -40,8 +52,11 @@
 //! ```
 
 use std::fmt;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context as TaskContext, Poll};
 
 use ::http::header::{CONTENT_TYPE, HOST, HeaderName};
 use ::http::uri::{Authority, Scheme};
@@ -51,7 +66,13 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
+use parking_lot::Mutex;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 use super::pipe::{Pipe, PipeWriter};
 use super::request::Body;
@@ -75,14 +96,17 @@ pub enum ClientError {
     /// A header name or value is not valid HTTP.
     #[error("invalid header '{0}'")]
     InvalidHeader(String),
+    /// Certificates given to trust could not be used.
+    #[error("invalid certificate: {0}")]
+    InvalidCertificate(String),
 }
 
-/// A request to send: a method, an absolute `http://` URL, headers and a body.
+/// A request to send: a method, an absolute `http://` or `https://` URL, headers and a body.
 #[derive(Clone)]
 pub struct ClientRequest {
     /// The method.
     pub method: Method,
-    /// The absolute URL (`http://host:port/path?query`).
+    /// The absolute URL (`http://host:port/path?query`, or `https://...`).
     pub uri: Uri,
     /// Headers to send; `Host` is added from the URL when absent.
     pub headers: HeaderMap,
@@ -102,7 +126,7 @@ impl fmt::Debug for ClientRequest {
 
 impl ClientRequest {
     /// A request of `method` to `url`, which must be `http://host[:port]/...` (port 80 when not
-    /// given).
+    /// given) or `https://host[:port]/...` (port 443).
     pub fn new(method: Method, url: &str) -> Result<ClientRequest, ClientError> {
         let invalid = |reason: &str| ClientError::InvalidUrl {
             url: url.to_string(),
@@ -112,9 +136,9 @@ impl ClientRequest {
             .parse()
             .map_err(|e: ::http::uri::InvalidUri| invalid(&e.to_string()))?;
         match uri.scheme() {
-            Some(scheme) if *scheme == Scheme::HTTP => {}
+            Some(scheme) if *scheme == Scheme::HTTP || *scheme == Scheme::HTTPS => {}
             Some(scheme) => return Err(invalid(&format!("scheme '{scheme}' is not supported"))),
-            None => return Err(invalid("not an absolute http:// URL")),
+            None => return Err(invalid("not an absolute http:// or https:// URL")),
         }
         if uri.host().is_none_or(str::is_empty) {
             return Err(invalid("no host"));
@@ -169,8 +193,14 @@ impl ClientRequest {
         self.uri.authority().cloned().expect("checked in new")
     }
 
+    fn is_tls(&self) -> bool {
+        self.uri.scheme() == Some(&Scheme::HTTPS)
+    }
+
     fn port(&self) -> u16 {
-        self.uri.port_u16().unwrap_or(80)
+        self.uri
+            .port_u16()
+            .unwrap_or(if self.is_tls() { 443 } else { 80 })
     }
 
     /// The request as hyper sends it on a connection: origin-form target, `Host` set.
@@ -269,35 +299,50 @@ pub fn streaming(request: ClientRequest) -> Future<Response> {
     })
 }
 
-/// Opens one persistent connection to `address`.
+/// Opens one persistent plain-TCP connection to `address`.
 pub fn connect(address: SocketAddr) -> Future<Connection> {
     run(async move {
         let stream = TcpStream::connect(address)
             .await
             .map_err(|e| format!("failed to connect to {address}: {e}"))?;
         let _ = stream.set_nodelay(true);
-        let (sender, connection) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("failed to connect to {address}: {e}"))?;
-        let closed = Promise::new();
-        let disconnected = closed.future();
-        let driver = tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%address, %error, "HTTP connection closed");
-            }
-            closed.set(());
-        });
-        let (queue, jobs) = tokio::sync::mpsc::unbounded_channel();
-        let dispatcher = tokio::spawn(dispatch(sender, jobs));
-        Ok(Connection {
-            inner: Arc::new(ConnectionInner {
-                address,
-                queue,
-                driver,
-                dispatcher,
-                disconnected,
-            }),
-        })
+        persistent(address, Stream::Plain(stream)).await
+    })
+}
+
+/// Opens one persistent TLS connection to `host:port`, as for `https://host:port/`: the
+/// server's certificate must be trusted for `host`.
+pub fn connect_tls(host: &str, port: u16) -> Future<Connection> {
+    let host = host.to_string();
+    run(async move {
+        let (address, stream) = dial(&host, port, true).await?;
+        persistent(address, stream).await
+    })
+}
+
+/// Starts HTTP/1.1 on `stream` (connected to `address`) as a persistent [`Connection`].
+async fn persistent(address: SocketAddr, stream: Stream) -> Result<Connection, String> {
+    let (sender, connection) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("failed to connect to {address}: {e}"))?;
+    let closed = Promise::new();
+    let disconnected = closed.future();
+    let driver = tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(%address, %error, "HTTP connection closed");
+        }
+        closed.set(());
+    });
+    let (queue, jobs) = tokio::sync::mpsc::unbounded_channel();
+    let dispatcher = tokio::spawn(dispatch(sender, jobs));
+    Ok(Connection {
+        inner: Arc::new(ConnectionInner {
+            address,
+            queue,
+            driver,
+            dispatcher,
+            disconnected,
+        }),
     })
 }
 
@@ -416,17 +461,27 @@ async fn dispatch(
 
 type Handshake = (
     http1::SendRequest<Full<Bytes>>,
-    http1::Connection<TokioIo<TcpStream>, Full<Bytes>>,
+    http1::Connection<TokioIo<Stream>, Full<Bytes>>,
 );
 
-/// Resolves the request's host and opens a connection to the first address that answers.
+/// Resolves the request's host, connects to the first address that answers (with TLS for
+/// `https://`) and starts HTTP/1.1 on it.
 async fn open(request: &ClientRequest) -> Result<Handshake, String> {
     let authority = request.authority();
     let host = authority
         .host()
         .trim_start_matches('[')
         .trim_end_matches(']');
-    let addresses = tokio::net::lookup_host((host, request.port()))
+    let (address, stream) = dial(host, request.port(), request.is_tls()).await?;
+    http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("failed to connect to {address}: {e}"))
+}
+
+/// Resolves `host`, connects to the first of its addresses that answers and, when `tls`, does
+/// the TLS handshake on that connection with `host` as the server name.
+async fn dial(host: &str, port: u16, tls: bool) -> Result<(SocketAddr, Stream), String> {
+    let addresses = tokio::net::lookup_host((host, port))
         .await
         .map_err(|e| format!("failed to resolve '{host}': {e}"))?;
     let mut last = format!("no address for '{host}'");
@@ -434,14 +489,216 @@ async fn open(request: &ClientRequest) -> Result<Handshake, String> {
         match TcpStream::connect(address).await {
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);
-                return http1::handshake(TokioIo::new(stream))
-                    .await
-                    .map_err(|e| format!("failed to connect to {address}: {e}"));
+                if !tls {
+                    return Ok((address, Stream::Plain(stream)));
+                }
+                let stream = handshake(host, address, stream).await?;
+                return Ok((address, Stream::Tls(Box::new(stream))));
             }
             Err(error) => last = format!("failed to connect to {address}: {error}"),
         }
     }
     Err(last)
+}
+
+/// The TLS handshake as the client of `host` (reached at `address`).
+async fn handshake(
+    host: &str,
+    address: SocketAddr,
+    stream: TcpStream,
+) -> Result<TlsStream<TcpStream>, String> {
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|e| format!("invalid TLS server name '{host}': {e}"))?;
+    TlsConnector::from(tls_config())
+        .connect(name, stream)
+        .await
+        .map_err(|error| {
+            let tls = error
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+            match tls {
+                Some(rustls::Error::InvalidCertificate(reason)) => format!(
+                    "TLS handshake with {address} failed: the server's certificate is not \
+                     trusted for host '{host}': {}",
+                    certificate_problem(reason)
+                ),
+                _ => format!("TLS handshake with {address} (host '{host}') failed: {error}"),
+            }
+        })
+}
+
+/// A reader's words for why a certificate was refused.
+fn certificate_problem(error: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as E;
+    match error {
+        E::UnknownIssuer | E::BadSignature => format!(
+            "it is not signed by a trusted authority ({error}; trust its CA with SSL_CERT_FILE)"
+        ),
+        E::NotValidForName | E::NotValidForNameContext { .. } => {
+            format!("it is issued for other names ({error})")
+        }
+        E::Expired | E::ExpiredContext { .. } => format!("it has expired ({error})"),
+        E::NotValidYet | E::NotValidYetContext { .. } => {
+            format!("it is not valid yet ({error})")
+        }
+        E::Revoked => "it is revoked".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Certificates trusted besides the built-in roots, from [`add_root_certificate_pem`].
+static EXTRA_ROOTS: Mutex<Vec<CertificateDer<'static>>> = Mutex::new(Vec::new());
+
+/// The TLS settings of `https://` requests, built on first use and again after
+/// [`add_root_certificate_pem`].
+static TLS_CONFIG: Mutex<Option<Arc<rustls::ClientConfig>>> = Mutex::new(None);
+
+/// The `SSL_CERT_FILE` certificates, read once.
+fn ssl_cert_file_roots() -> &'static [CertificateDer<'static>] {
+    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) else {
+            return Vec::new();
+        };
+        match std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|pem| parse_pem(&pem).map_err(|e| e.to_string()))
+        {
+            Ok(roots) => {
+                tracing::info!(path = %path.to_string_lossy(), count = roots.len(),
+                    "trusting the certificates of SSL_CERT_FILE");
+                roots
+            }
+            Err(error) => {
+                tracing::warn!(path = %path.to_string_lossy(), %error,
+                    "cannot read SSL_CERT_FILE; its certificates are not trusted");
+                Vec::new()
+            }
+        }
+    })
+}
+
+fn parse_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, ClientError> {
+    let certificates = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ClientError::InvalidCertificate(format!("bad PEM: {e}")))?;
+    if certificates.is_empty() {
+        return Err(ClientError::InvalidCertificate(
+            "no CERTIFICATE in the PEM text".to_string(),
+        ));
+    }
+    Ok(certificates)
+}
+
+fn tls_config() -> Arc<rustls::ClientConfig> {
+    let mut cached = TLS_CONFIG.lock();
+    if let Some(config) = cached.as_ref() {
+        return config.clone();
+    }
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let (_, ignored) = roots.add_parsable_certificates(ssl_cert_file_roots().iter().cloned());
+    if ignored > 0 {
+        tracing::warn!(
+            ignored,
+            "certificates of SSL_CERT_FILE ignored: not usable as roots"
+        );
+    }
+    roots.add_parsable_certificates(EXTRA_ROOTS.lock().iter().cloned());
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("ring supports the default TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let config = Arc::new(config);
+    *cached = Some(config.clone());
+    config
+}
+
+/// Trusts, for the `https://` requests made from now on in this process, the certificates of
+/// `pem` (one or more `-----BEGIN CERTIFICATE-----` blocks) as root authorities, besides the
+/// built-in ones and those of `SSL_CERT_FILE`. Returns how many were added; an error, and
+/// nothing trusted, when the text holds no certificate or one that cannot be a root.
+pub fn add_root_certificate_pem(pem: &[u8]) -> Result<usize, ClientError> {
+    let certificates = parse_pem(pem)?;
+    let mut check = rustls::RootCertStore::empty();
+    for certificate in &certificates {
+        check
+            .add(certificate.clone())
+            .map_err(|e| ClientError::InvalidCertificate(e.to_string()))?;
+    }
+    let count = certificates.len();
+    EXTRA_ROOTS.lock().extend(certificates);
+    *TLS_CONFIG.lock() = None;
+    Ok(count)
+}
+
+/// A connection's byte stream: plain TCP or TLS over it.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Stream::Plain(stream) => stream.is_write_vectored(),
+            Stream::Tls(stream) => stream.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+        }
+    }
 }
 
 async fn exchange(
