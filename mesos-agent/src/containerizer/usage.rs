@@ -31,6 +31,9 @@ pub struct ProcessInfo {
     pub threads: u32,
     /// Resident set, in pages.
     pub rss_pages: u64,
+    /// When it started, in clock ticks since boot: tells it apart from a later process that
+    /// was given the same pid.
+    pub start_time: u64,
 }
 
 impl ProcessInfo {
@@ -60,6 +63,7 @@ pub fn parse_stat(pid: i32, text: &str) -> Option<ProcessInfo> {
         cstime: number(17)?.max(0) as u64,
         threads: number(20)? as u32,
         rss_pages: number(24)?.max(0) as u64,
+        start_time: number(22)?.max(0) as u64,
     })
 }
 
@@ -118,15 +122,75 @@ pub fn tree(table: &BTreeMap<i32, ProcessInfo>, root: i32) -> Vec<ProcessInfo> {
     out
 }
 
-/// The processes of a container started in its own session `sid` (its first pid): the
-/// session and process group members plus the descendants of `sid`, living ones only.
-pub fn session_members(table: &BTreeMap<i32, ProcessInfo>, sid: i32) -> Vec<i32> {
+/// A container's session: its id (the pid of the container's first process, which leads it)
+/// and, when known, that process's start time.
+///
+/// Pids are reused (`pid_max` is often 32768), so a bare number could name someone else's
+/// process once ours is gone. Linux does not hand out a pid while any process still has it as
+/// its session id, so the members of session `sid` are ours as long as the process at `sid`
+/// is ours (same start time) or gone; a process at `sid` with another start time means our
+/// session emptied and the number went to someone else: nothing of it is ours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Session {
+    /// The session id: the pid of the first process.
+    pub sid: i32,
+    /// The first process's start time, when it was read while the process was surely ours.
+    pub leader_start: Option<u64>,
+}
+
+impl Session {
+    /// The session led by `pid`, a process we just started (and still hold unreaped).
+    pub fn started(pid: i32) -> Session {
+        Session {
+            sid: pid,
+            leader_start: process(pid).map(|p| p.start_time),
+        }
+    }
+
+    /// The session of a container recovered from a checkpointed `pid`: its start time is
+    /// taken only if the process there still leads a session of its own number.
+    pub fn recovered(pid: i32) -> Session {
+        Session {
+            sid: pid,
+            leader_start: process(pid).filter(|p| p.sid == pid).map(|p| p.start_time),
+        }
+    }
+
+    /// Whether the process at `sid` in `table`, if any, is this session's leader; `None` when
+    /// there is no process at `sid`.
+    pub fn leader_is_ours(&self, table: &BTreeMap<i32, ProcessInfo>) -> Option<bool> {
+        let leader = table.get(&self.sid)?;
+        Some(match self.leader_start {
+            Some(start) => leader.start_time == start,
+            None => false,
+        })
+    }
+
+    /// Whether `p` may belong to this session's container: started no earlier than its
+    /// leader.
+    pub fn may_own(&self, p: &ProcessInfo) -> bool {
+        self.leader_start.is_none_or(|start| p.start_time >= start)
+    }
+}
+
+/// The living processes of a container started in its own `session`: the members of the
+/// session, plus the descendants of its first process while that process is ours (see
+/// [`Session`]); nothing when the pid now names another process.
+pub fn session_members(table: &BTreeMap<i32, ProcessInfo>, session: Session) -> Vec<i32> {
+    let sid = session.sid;
+    let leader_is_ours = match session.leader_is_ours(table) {
+        Some(false) => return Vec::new(),
+        Some(true) => true,
+        None => false,
+    };
     let mut members: BTreeSet<i32> = table
         .values()
-        .filter(|p| p.sid == sid || p.pgid == sid)
+        .filter(|p| p.sid == sid && session.may_own(p))
         .map(|p| p.pid)
         .collect();
-    members.extend(tree(table, sid).iter().map(|p| p.pid));
+    if leader_is_ours {
+        members.extend(tree(table, sid).iter().map(|p| p.pid));
+    }
     members
         .into_iter()
         .filter(|pid| table.get(pid).is_some_and(|p| !p.is_zombie()))
@@ -199,6 +263,71 @@ mod tests {
         assert_eq!((p.ppid, p.pgid, p.sid, p.state), (1, 42, 42, 'S'));
         assert_eq!((p.utime, p.stime, p.cutime, p.cstime), (7, 3, 2, 1));
         assert_eq!((p.threads, p.rss_pages), (3, 250));
+        assert_eq!(p.start_time, 12345);
+    }
+
+    fn proc(pid: i32, ppid: i32, pgid: i32, sid: i32, start_time: u64) -> ProcessInfo {
+        ProcessInfo {
+            pid,
+            ppid,
+            pgid,
+            sid,
+            state: 'S',
+            utime: 0,
+            stime: 0,
+            cutime: 0,
+            cstime: 0,
+            threads: 1,
+            rss_pages: 0,
+            start_time,
+        }
+    }
+
+    fn table(procs: &[ProcessInfo]) -> BTreeMap<i32, ProcessInfo> {
+        procs.iter().map(|p| (p.pid, p.clone())).collect()
+    }
+
+    #[test]
+    fn a_session_is_its_members_and_its_leaders_descendants() {
+        let ours = Session {
+            sid: 100,
+            leader_start: Some(50),
+        };
+        let t = table(&[
+            proc(100, 1, 100, 100, 50),   // the leader
+            proc(101, 100, 100, 100, 51), // a member
+            proc(102, 100, 102, 102, 52), // a descendant that called setsid
+            proc(200, 1, 100, 7, 10),     // in process group 100 of another session: not ours
+            proc(300, 1, 300, 300, 60),   // unrelated
+        ]);
+        assert_eq!(session_members(&t, ours), vec![100, 101, 102]);
+    }
+
+    #[test]
+    fn a_reused_pid_makes_nothing_ours() {
+        let ours = Session {
+            sid: 100,
+            leader_start: Some(50),
+        };
+        // Our session emptied; pid 100 now leads someone else's process group and session.
+        let t = table(&[
+            proc(100, 1, 100, 100, 900),
+            proc(101, 100, 100, 100, 901),
+            proc(102, 1, 100, 55, 902),
+        ]);
+        assert!(session_members(&t, ours).is_empty());
+    }
+
+    #[test]
+    fn members_outlive_their_leader() {
+        let ours = Session {
+            sid: 100,
+            leader_start: Some(50),
+        };
+        // The leader is gone; a daemonised member is still in the session (so the number
+        // cannot have been reused); an older process with that sid cannot be ours.
+        let t = table(&[proc(101, 1, 101, 100, 70), proc(103, 1, 103, 100, 40)]);
+        assert_eq!(session_members(&t, ours), vec![101]);
     }
 
     #[test]

@@ -114,7 +114,7 @@ pub fn read(path: &Path) -> String {
 
 /// The living members of the session led by `sid`.
 pub fn session(sid: i32) -> Vec<i32> {
-    usage::session_members(&usage::processes(), sid)
+    usage::session_members(&usage::processes(), usage::Session::recovered(sid))
 }
 
 /// `Ok` if cgroups under `controller` can be created here; else the reason to skip.

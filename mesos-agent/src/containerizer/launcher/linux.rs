@@ -19,6 +19,7 @@ use tracing::{debug, warn};
 use super::{Launcher, LauncherError, LauncherKind, in_thread};
 use crate::containerizer::cgroups::{Cgroup, CgroupsVersion, Hierarchies};
 use crate::containerizer::spawn::{self, ChildSpec, Spawned};
+use crate::containerizer::usage::Session;
 use crate::paths::container_id_string;
 
 /// The controller whose hierarchy tracks processes on v1.
@@ -29,7 +30,7 @@ const FREEZER: &str = "freezer";
 pub struct LinuxLauncher {
     hierarchies: Hierarchies,
     root: String,
-    pids: HashMap<ContainerId, Option<i32>>,
+    pids: HashMap<ContainerId, Option<Session>>,
 }
 
 impl LinuxLauncher {
@@ -110,7 +111,7 @@ impl Launcher for LinuxLauncher {
         containers: &[(ContainerId, Option<i32>)],
     ) -> Result<Vec<ContainerId>, LauncherError> {
         for (id, pid) in containers {
-            self.pids.insert(id.clone(), *pid);
+            self.pids.insert(id.clone(), pid.map(Session::recovered));
         }
         let orphans: Vec<ContainerId> = self
             .hierarchies
@@ -150,7 +151,7 @@ impl Launcher for LinuxLauncher {
             return Err(Self::error(id, error));
         }
         debug!(container_id = %container_id_string(id), pid, cgroup = %cgroup.path().display(), "forked");
-        self.pids.insert(id.clone(), Some(pid));
+        self.pids.insert(id.clone(), Some(Session::started(pid)));
         Ok(spawned)
     }
 

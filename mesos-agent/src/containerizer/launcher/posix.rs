@@ -1,6 +1,8 @@
 //! The posix launcher (upstream `PosixLauncher`): a container is the session its first
-//! process leads. Destroy SIGKILLs every member of the session and process group and every
-//! descendant of the first process, again and again, until none is alive.
+//! process leads. Destroy SIGKILLs every member of the session and every descendant of the
+//! first process, again and again, until none is alive. A session is known by its id and its
+//! leader's start time ([`usage::Session`]), so a reused pid never makes us kill someone
+//! else's processes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, OnceLock};
@@ -15,16 +17,16 @@ use tracing::debug;
 
 use super::{Launcher, LauncherError, LauncherKind};
 use crate::containerizer::spawn::{self, ChildSpec, Spawned};
-use crate::containerizer::usage;
+use crate::containerizer::usage::{self, Session};
 use crate::paths::container_id_string;
 
 /// How many kill rounds before giving up on a process tree (5 ms apart).
 const KILL_ROUNDS: u32 = 400;
 
-/// Tracks containers by the pid (and session id) of their first process.
+/// Tracks containers by the session of their first process.
 #[derive(Debug, Default)]
 pub struct PosixLauncher {
-    pids: HashMap<ContainerId, i32>,
+    pids: HashMap<ContainerId, Session>,
 }
 
 impl PosixLauncher {
@@ -34,10 +36,10 @@ impl PosixLauncher {
     }
 }
 
-/// Sends `signal` to every living member of session `sid`; returns how many it found.
-pub(crate) fn signal_session(sid: i32, signal: Signal) -> usize {
+/// Sends `signal` to every living member of `session`; returns how many it found.
+pub(crate) fn signal_session(session: Session, signal: Signal) -> usize {
     let table = usage::processes();
-    let members = usage::session_members(&table, sid);
+    let members = usage::session_members(&table, session);
     for pid in &members {
         let _ = kill(Pid::from_raw(*pid), signal);
     }
@@ -45,13 +47,14 @@ pub(crate) fn signal_session(sid: i32, signal: Signal) -> usize {
 }
 
 /// SIGKILLs the session until nothing of it is alive (bounded).
-pub(crate) fn kill_session(sid: i32) -> Result<(), String> {
+pub(crate) fn kill_session(session: Session) -> Result<(), String> {
+    let sid = session.sid;
     for round in 0..KILL_ROUNDS {
         // Stop first so that nothing forks between the scan and the kill.
-        if signal_session(sid, Signal::SIGSTOP) == 0 {
+        if signal_session(session, Signal::SIGSTOP) == 0 {
             return Ok(());
         }
-        signal_session(sid, Signal::SIGKILL);
+        signal_session(session, Signal::SIGKILL);
         if round > 0 {
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -59,14 +62,14 @@ pub(crate) fn kill_session(sid: i32) -> Result<(), String> {
     let table = usage::processes();
     Err(format!(
         "processes {:?} of session {sid} survived SIGKILL",
-        usage::session_members(&table, sid)
+        usage::session_members(&table, session)
     ))
 }
 
 /// Sessions waiting to be killed by the shared killer thread, and whether it runs.
 #[derive(Default)]
 struct KillQueue {
-    pending: Vec<(i32, libprocess::Promise<()>)>,
+    pending: Vec<(Session, libprocess::Promise<()>)>,
     running: bool,
 }
 
@@ -78,11 +81,11 @@ fn kill_queue() -> &'static Mutex<KillQueue> {
 /// As [`kill_session`], on one thread shared by every session being killed: each round
 /// reads the process table once for all of them (not once per session), so destroying
 /// many containers at once costs a few scans of `/proc` instead of a few per container.
-pub(crate) fn kill_session_shared(sid: i32) -> Future<()> {
+pub(crate) fn kill_session_shared(session: Session) -> Future<()> {
     let promise = libprocess::Promise::new();
     let future = promise.future();
     let mut queue = kill_queue().lock().expect("kill queue lock");
-    queue.pending.push((sid, promise));
+    queue.pending.push((session, promise));
     if !queue.running {
         queue.running = true;
         let spawned = std::thread::Builder::new()
@@ -102,11 +105,11 @@ pub(crate) fn kill_session_shared(sid: i32) -> Future<()> {
 /// round after round (5 ms apart), until a scan finds none left of a session.
 fn killer() {
     // Sessions being killed, with the rounds they have had.
-    let mut active: Vec<(i32, libprocess::Promise<()>, u32)> = Vec::new();
+    let mut active: Vec<(Session, libprocess::Promise<()>, u32)> = Vec::new();
     loop {
         {
             let mut queue = kill_queue().lock().expect("kill queue lock");
-            active.extend(queue.pending.drain(..).map(|(sid, p)| (sid, p, 0)));
+            active.extend(queue.pending.drain(..).map(|(s, p)| (s, p, 0)));
             if active.is_empty() {
                 queue.running = false;
                 return;
@@ -118,13 +121,11 @@ fn killer() {
         for p in table.values() {
             children.entry(p.ppid).or_default().push(p.pid);
             by_session.entry(p.sid).or_default().push(p.pid);
-            if p.pgid != p.sid {
-                by_session.entry(p.pgid).or_default().push(p.pid);
-            }
         }
         let mut still = Vec::with_capacity(active.len());
-        for (sid, promise, rounds) in active.drain(..) {
-            let members = live_members(&table, &children, &by_session, sid);
+        for (session, promise, rounds) in active.drain(..) {
+            let sid = session.sid;
+            let members = live_members(&table, &children, &by_session, session);
             if members.is_empty() {
                 promise.set(());
                 continue;
@@ -140,7 +141,7 @@ fn killer() {
                     let _ = kill(Pid::from_raw(*pid), signal);
                 }
             }
-            still.push((sid, promise, rounds + 1));
+            still.push((session, promise, rounds + 1));
         }
         active = still;
         if !active.is_empty() {
@@ -149,22 +150,36 @@ fn killer() {
     }
 }
 
-/// The live (not zombie) members of session `sid`: its session and process group, and the
-/// descendants of its first process.
+/// As [`usage::session_members`], from maps built once per round: the live (not zombie)
+/// members of `session` and the descendants of its first process while that one is ours.
 fn live_members(
     table: &BTreeMap<i32, usage::ProcessInfo>,
     children: &HashMap<i32, Vec<i32>>,
     by_session: &HashMap<i32, Vec<i32>>,
-    sid: i32,
+    session: Session,
 ) -> Vec<i32> {
-    let mut members: Vec<i32> = by_session.get(&sid).cloned().unwrap_or_default();
-    let mut stack = vec![sid];
-    while let Some(pid) = stack.pop() {
-        if table.contains_key(&pid) && !members.contains(&pid) {
-            members.push(pid);
-        }
-        if let Some(kids) = children.get(&pid) {
-            stack.extend(kids.iter().copied().filter(|k| *k != pid));
+    let sid = session.sid;
+    let leader_is_ours = match session.leader_is_ours(table) {
+        Some(false) => return Vec::new(),
+        Some(true) => true,
+        None => false,
+    };
+    let mut members: Vec<i32> = by_session
+        .get(&sid)
+        .into_iter()
+        .flatten()
+        .copied()
+        .filter(|pid| table.get(pid).is_some_and(|p| session.may_own(p)))
+        .collect();
+    if leader_is_ours {
+        let mut stack = vec![sid];
+        while let Some(pid) = stack.pop() {
+            if table.contains_key(&pid) && !members.contains(&pid) {
+                members.push(pid);
+            }
+            if let Some(kids) = children.get(&pid) {
+                stack.extend(kids.iter().copied().filter(|k| *k != pid));
+            }
         }
     }
     members.sort_unstable();
@@ -184,7 +199,7 @@ impl Launcher for PosixLauncher {
     ) -> Result<Vec<ContainerId>, LauncherError> {
         for (id, pid) in containers {
             if let Some(pid) = pid {
-                self.pids.insert(id.clone(), *pid);
+                self.pids.insert(id.clone(), Session::recovered(*pid));
             }
         }
         // Sessions leave no trace to find orphans by: the containerizer's runtime
@@ -209,25 +224,27 @@ impl Launcher for PosixLauncher {
             source,
         })?;
         debug!(container_id = %container_id_string(id), pid = spawned.pid().as_raw(), "forked");
-        self.pids.insert(id.clone(), spawned.pid().as_raw());
+        // The child is parked, unreaped, until released: its start time is surely its own.
+        self.pids
+            .insert(id.clone(), Session::started(spawned.pid().as_raw()));
         Ok(spawned)
     }
 
     fn signal(&mut self, id: &ContainerId, signal: Signal) -> Result<(), LauncherError> {
-        let pid = self
+        let session = self
             .pids
             .get(id)
             .ok_or_else(|| LauncherError::UnknownContainer {
                 container_id: container_id_string(id),
             })?;
-        signal_session(*pid, signal);
+        signal_session(*session, signal);
         Ok(())
     }
 
     fn destroy(&mut self, id: &ContainerId) -> Future<()> {
         match self.pids.get(id) {
             None => Future::ready(()),
-            Some(&sid) => kill_session_shared(sid),
+            Some(&session) => kill_session_shared(session),
         }
     }
 
