@@ -1,11 +1,13 @@
 //! Getting a URI's bytes into a file: a copy for local paths and `file://`, an HTTP GET
-//! (through `libprocess::http::client`, redirects followed) for `http://`. Runs on the
-//! fetch's own thread and blocks it.
+//! (through `libprocess::http::client`, redirects followed) for `http://` and `https://`.
+//! Runs on the fetch's own thread and blocks it.
 //!
 //! A download fails if the answer is not `200`, or *stalls*: no byte arrives for
 //! `--fetcher_stall_timeout` (upstream aborts when the speed stays under one byte per
-//! second for that long). `https://`, `ftp://`, `ftps://` and other schemes (upstream hands
-//! those to the Hadoop client) fail with a clear message.
+//! second for that long). `https://` checks the server's certificate against the built-in
+//! roots and those of the `SSL_CERT_FILE` PEM file (see `libprocess::http::client`); an
+//! untrusted one fails the download with the reason. `ftp://`, `ftps://` and other schemes
+//! (upstream hands those to the Hadoop client) fail with a clear message.
 
 use std::fs::File;
 use std::io::Write;
@@ -54,19 +56,19 @@ pub fn download(
             .map_err(|e| format!("Failed to copy '{}': {e}", path.display()))?;
         return Ok(());
     }
-    if source_uri.starts_with("http://") {
+    if is_http(source_uri) {
         return http_download(source_uri, destination, context);
     }
     let scheme = source_uri.split("://").next().unwrap_or_default();
     if uri::is_net_uri(source_uri) {
         return Err(format!(
             "Error downloading resource '{source_uri}': the {scheme}:// scheme is not supported \
-             by this fetcher (http:// and local paths are)"
+             by this fetcher (http://, https:// and local paths are)"
         ));
     }
     Err(format!(
         "Error downloading resource '{source_uri}': no fetcher for the {scheme}:// scheme \
-         (http:// and local paths are supported)"
+         (http://, https:// and local paths are supported)"
     ))
 }
 
@@ -93,7 +95,7 @@ fn http_download(url: &str, destination: &Path, context: &DownloadContext) -> Re
                 format!("Error downloading resource: {status} without a Location")
             })?;
             current = resolve_location(&current, location);
-            if !current.starts_with("http://") {
+            if !is_http(&current) {
                 return Err(format!(
                     "Error downloading resource '{url}': redirected to '{current}', whose scheme \
                      is not supported"
@@ -112,6 +114,11 @@ fn http_download(url: &str, destination: &Path, context: &DownloadContext) -> Re
     Err(format!(
         "Error downloading resource '{url}': too many redirects"
     ))
+}
+
+/// True for the URLs downloaded over HTTP: `http://` and `https://`.
+fn is_http(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
 }
 
 /// An absolute URL for a `Location` that may be relative to `base`.

@@ -7,7 +7,8 @@
 //! place, or fails with a message saying which URI and why (the agent turns that into
 //! `TASK_FAILED`). Each URI, in order:
 //! - its bytes come from a local path (`/abs/path`, `file://`, or a path relative to
-//!   `--frameworks_home`) or an `http://` URL (redirects followed; `https://` and other
+//!   `--frameworks_home`) or an `http://` or `https://` URL (redirects followed; the server's
+//!   certificate must chain to the built-in roots or to one in `SSL_CERT_FILE`; other
 //!   schemes fail with "not supported"), into `<sandbox>/<output_file>` (directories
 //!   created) or `<sandbox>/<base name of the URI>`;
 //! - `executable`: the file is made `rwxr-xr-x` (and not extracted); otherwise with
