@@ -156,6 +156,49 @@ impl JsonWriter {
         self.comma = true;
     }
 
+    /// JSON already written (ASCII, e.g. a fragment another `JsonWriter` wrote): a value, or
+    /// a run of `"key":value` fields inside an object.
+    #[inline]
+    pub fn raw_bytes(&mut self, json: &[u8]) {
+        self.sep();
+        self.buf.extend_from_slice(json);
+        self.comma = true;
+    }
+
+    /// A string of ranges, `"[a-b, c-d]"`: `items` sorted and coalesced.
+    pub fn ranges(&mut self, items: &mut [(u64, u64)]) {
+        items.sort_unstable();
+        self.sep();
+        self.buf.extend_from_slice(b"\"[");
+        let mut current: Option<(u64, u64)> = None;
+        let mut first = true;
+        for &(begin, end) in items.iter() {
+            match &mut current {
+                Some(last) if begin <= last.1.saturating_add(1) => last.1 = last.1.max(end),
+                _ => {
+                    if let Some(done) = current.replace((begin, end)) {
+                        self.range(done, first);
+                        first = false;
+                    }
+                }
+            }
+        }
+        if let Some(done) = current {
+            self.range(done, first);
+        }
+        self.buf.extend_from_slice(b"]\"");
+        self.comma = true;
+    }
+
+    fn range(&mut self, (begin, end): (u64, u64), first: bool) {
+        if !first {
+            self.buf.extend_from_slice(b", ");
+        }
+        self.buf.extend_from_slice(itoa_buf(begin).as_slice());
+        self.buf.push(b'-');
+        self.buf.extend_from_slice(itoa_buf(end).as_slice());
+    }
+
     /// `"key":"value"`.
     #[inline]
     pub fn field_str(&mut self, key: &str, value: &str) {
@@ -194,6 +237,11 @@ impl JsonWriter {
     /// The document so far.
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.buf).expect("the writer writes ASCII only")
+    }
+
+    /// Room left in the buffer before it grows.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
     }
 
     /// The document.
@@ -407,6 +455,22 @@ mod tests {
         assert_eq!(w.as_str(), r#""a\"b\\c\nd\u0001\u00e9\ud83d\ude00""#);
         let parsed: String = serde_json::from_str(w.as_str()).unwrap();
         assert_eq!(parsed, "a\"b\\c\nd\u{1}é😀");
+    }
+
+    #[test]
+    fn ranges_are_sorted_and_coalesced() {
+        let mut w = JsonWriter::new();
+        w.begin_array();
+        w.ranges(&mut [(5, 6), (1, 2), (3, 3), (10, 20), (12, 15)]);
+        w.ranges(&mut []);
+        w.raw_bytes(br#""x":1"#);
+        w.end_array();
+        assert_eq!(w.as_str(), r#"["[1-6, 10-20]","[]","x":1]"#);
+        let mut items = [(5, 6), (1, 2), (3, 3), (10, 20), (12, 15)];
+        assert_eq!(
+            format!("\"{}\"", crate::http::state_json::format_ranges(&mut items)),
+            r#""[1-6, 10-20]""#
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! does.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mesos_core::v0;
@@ -17,7 +18,7 @@ use mesos_core::v0::value::Type as ValueType;
 
 use super::json_writer::JsonWriter;
 use crate::master::MasterProcess;
-use crate::master::state::{Agent, CompletedFramework, Connection, Framework, Task};
+use crate::master::state::{Agent, CachedJson, CompletedFramework, Connection, Framework, Task};
 
 /// Seconds since the epoch.
 pub fn secs(time: SystemTime) -> f64 {
@@ -32,13 +33,15 @@ pub fn write_resources<'a>(
     w: &mut JsonWriter,
     resources: impl IntoIterator<Item = &'a v0::Resource>,
 ) {
-    // Few names: linear search beats hashing.
-    let mut scalars: Vec<(String, f64)> = Vec::new();
+    // Few names: linear search beats hashing; names are borrowed (with a revocable flag), so
+    // that the common case allocates nothing but the ranges' items.
+    let mut scalars: Vec<((&str, bool), f64)> = Vec::new();
     let mut base = [0.0f64; 4]; // cpus, gpus, mem, disk
-    let mut ranges: Vec<(String, Vec<(u64, u64)>)> = Vec::new();
-    let mut sets: Vec<(String, Vec<String>)> = Vec::new();
+    let mut ranges: Vec<((&str, bool), Vec<(u64, u64)>)> = Vec::new();
+    let mut sets: Vec<((&str, bool), Vec<&str>)> = Vec::new();
     for resource in resources {
         let revocable = resource.revocable.is_some();
+        let name = (resource.name.as_str(), revocable);
         let kind = ValueType::try_from(resource.r#type).unwrap_or(ValueType::Text);
         match kind {
             ValueType::Scalar => {
@@ -56,17 +59,13 @@ pub fn write_resources<'a>(
                 };
                 match slot {
                     Some(i) => base[i] += value,
-                    None => {
-                        let name = revocable_name(&resource.name, revocable);
-                        match scalars.iter_mut().find(|(n, _)| *n == name) {
-                            Some((_, total)) => *total += value,
-                            None => scalars.push((name, value)),
-                        }
-                    }
+                    None => match scalars.iter_mut().find(|(n, _)| *n == name) {
+                        Some((_, total)) => *total += value,
+                        None => scalars.push((name, value)),
+                    },
                 }
             }
             ValueType::Ranges => {
-                let name = revocable_name(&resource.name, revocable);
                 let items = resource
                     .ranges
                     .iter()
@@ -78,8 +77,10 @@ pub fn write_resources<'a>(
                 }
             }
             ValueType::Set => {
-                let name = revocable_name(&resource.name, revocable);
-                let items = resource.set.iter().flat_map(|s| s.item.iter().cloned());
+                let items = resource
+                    .set
+                    .iter()
+                    .flat_map(|s| s.item.iter().map(String::as_str));
                 match sets.iter_mut().find(|(n, _)| *n == name) {
                     Some((_, all)) => all.extend(items),
                     None => sets.push((name, items.collect())),
@@ -93,18 +94,29 @@ pub fn write_resources<'a>(
     w.field_f64("disk", base[3]);
     w.field_f64("gpus", base[1]);
     w.field_f64("mem", base[2]);
-    for (name, value) in &scalars {
-        w.field_f64(name, *value);
+    for ((name, revocable), value) in &scalars {
+        resource_key(w, name, *revocable);
+        w.f64(*value);
     }
-    for (name, items) in &mut ranges {
-        w.field_str(name, &format_ranges(items));
+    for ((name, revocable), items) in &mut ranges {
+        resource_key(w, name, *revocable);
+        w.ranges(items);
     }
-    for (name, items) in &mut sets {
-        items.sort();
+    for ((name, revocable), items) in &mut sets {
+        items.sort_unstable();
         items.dedup();
-        w.field_str(name, &format!("{{{}}}", items.join(", ")));
+        resource_key(w, name, *revocable);
+        w.str(&format!("{{{}}}", items.join(", ")));
     }
     w.end_object();
+}
+
+fn resource_key(w: &mut JsonWriter, name: &str, revocable: bool) {
+    if revocable {
+        w.key(&revocable_name(name, true));
+    } else {
+        w.key(name);
+    }
 }
 
 fn revocable_name(name: &str, revocable: bool) -> String {
@@ -175,6 +187,26 @@ fn write_status(w: &mut JsonWriter, status: &v0::TaskStatus) {
         w.field_bool("healthy", healthy);
     }
     w.end_object();
+}
+
+/// The fields of a task that change most, for its cache's key.
+fn task_key(task: &v0::Task) -> u64 {
+    (u64::from(task.state as u32) << 32) | task.statuses.len() as u64
+}
+
+/// Writes a task from its cached fragment, rendering (and keeping) it first if needed.
+pub fn write_cached_task(w: &mut JsonWriter, task: &Task) {
+    let key = task_key(&task.info);
+    if let Some(cached) = task.json.get(key) {
+        w.raw_bytes(&cached.bytes);
+        return;
+    }
+    let mut fragment = JsonWriter::with_capacity(512);
+    write_task(&mut fragment, &task.info);
+    let bytes = fragment.into_bytes().into_boxed_slice();
+    w.raw_bytes(&bytes);
+    let split = bytes.len();
+    task.json.set(CachedJson { key, bytes, split });
 }
 
 /// Writes a task (upstream `json(Task)`).
@@ -352,7 +384,59 @@ pub fn write_agent(w: &mut JsonWriter, agent: &Agent) {
     w.end_object();
 }
 
+/// The fields of an agent that change most, for its cache's key.
+fn agent_key(agent: &Agent) -> u64 {
+    let registered = secs(agent.registered_time).to_bits();
+    let reregistered = agent.reregistered_time.map_or(0, |t| secs(t).to_bits());
+    registered ^ reregistered.rotate_left(17) ^ agent.total.len() as u64
+}
+
 fn write_agent_fields(w: &mut JsonWriter, agent: &Agent) {
+    let key = agent_key(agent);
+    if let Some(cached) = agent.json.get(key) {
+        w.raw_bytes(&cached.bytes[..cached.split]);
+        write_agent_live_fields(w, agent);
+        w.raw_bytes(&cached.bytes[cached.split..]);
+    } else {
+        // The fields that change rarely are rendered apart and kept: those before the
+        // live ones, then those after them.
+        let mut fragment = JsonWriter::with_capacity(1024);
+        write_agent_head_fields(&mut fragment, agent);
+        let mut bytes = fragment.into_bytes();
+        let split = bytes.len();
+        let mut fragment = JsonWriter::with_capacity(512);
+        write_agent_tail_fields(&mut fragment, agent);
+        bytes.extend_from_slice(&fragment.into_bytes());
+        w.raw_bytes(&bytes[..split]);
+        write_agent_live_fields(w, agent);
+        w.raw_bytes(&bytes[split..]);
+        agent.json.set(CachedJson {
+            key,
+            bytes: bytes.into_boxed_slice(),
+            split,
+        });
+    }
+    w.field_bool("active", agent.active);
+    w.field_bool("deactivated", !agent.active);
+    w.field_str("version", &agent.version);
+    w.key("capabilities");
+    w.begin_array();
+    for capability in &agent.capabilities {
+        w.str(capability.r#type().as_str_name());
+    }
+    w.end_array();
+}
+
+/// `used_resources` and `offered_resources`: what changes with every task and offer.
+fn write_agent_live_fields(w: &mut JsonWriter, agent: &Agent) {
+    w.key("used_resources");
+    write_resources(w, agent.used.values().flat_map(|r| r.iter()));
+    w.key("offered_resources");
+    write_resources(w, agent.offered.iter());
+}
+
+/// From `id` to `resources` (the info, pid, times and total).
+fn write_agent_head_fields(w: &mut JsonWriter, agent: &Agent) {
     write_agent_info_fields(w, &agent.info);
     w.field_str("pid", &agent.pid.to_string());
     w.field_f64("registered_time", secs(agent.registered_time));
@@ -361,10 +445,10 @@ fn write_agent_fields(w: &mut JsonWriter, agent: &Agent) {
     }
     w.key("resources");
     write_resources(w, agent.total.iter());
-    w.key("used_resources");
-    write_resources(w, agent.used.values().flat_map(|r| r.iter()));
-    w.key("offered_resources");
-    write_resources(w, agent.offered.iter());
+}
+
+/// `reserved_resources` and `unreserved_resources` (from the total).
+fn write_agent_tail_fields(w: &mut JsonWriter, agent: &Agent) {
     w.key("reserved_resources");
     w.begin_object();
     if agent.total.iter().all(|r| r.reservations.is_empty()) {
@@ -382,15 +466,6 @@ fn write_agent_fields(w: &mut JsonWriter, agent: &Agent) {
         w.key("unreserved_resources");
         write_resources(w, agent.total.unreserved().iter());
     }
-    w.field_bool("active", agent.active);
-    w.field_bool("deactivated", !agent.active);
-    w.field_str("version", &agent.version);
-    w.key("capabilities");
-    w.begin_array();
-    for capability in &agent.capabilities {
-        w.str(capability.r#type().as_str_name());
-    }
-    w.end_array();
 }
 
 fn write_framework_capabilities(w: &mut JsonWriter, info: &v0::FrameworkInfo) {
@@ -467,19 +542,19 @@ pub fn write_framework(w: &mut JsonWriter, master: &MasterProcess, framework: &F
     w.key("tasks");
     w.begin_array();
     for task in framework.tasks.values() {
-        write_task(w, &task.info);
+        write_cached_task(w, task);
     }
     w.end_array();
     w.key("unreachable_tasks");
     w.begin_array();
     for task in &framework.unreachable_tasks {
-        write_task(w, &task.info);
+        write_cached_task(w, task);
     }
     w.end_array();
     w.key("completed_tasks");
     w.begin_array();
     for task in &framework.completed_tasks {
-        write_task(w, &task.info);
+        write_cached_task(w, task);
     }
     w.end_array();
     w.key("offers");
@@ -554,7 +629,7 @@ pub fn write_completed_framework(w: &mut JsonWriter, framework: &CompletedFramew
     w.key("completed_tasks");
     w.begin_array();
     for task in &framework.completed_tasks {
-        write_task(w, &task.info);
+        write_cached_task(w, task);
     }
     w.end_array();
     w.field_empty_array("offers");
@@ -630,7 +705,9 @@ pub fn state(master: &MasterProcess) -> Vec<u8> {
         .values()
         .map(|f| f.tasks.len() + f.completed_tasks.len() + f.unreachable_tasks.len())
         .sum();
-    let mut w = JsonWriter::with_capacity(4096 + 1200 * master.state.agents.len() + 320 * tasks);
+    let estimate = 4096 + 1200 * master.state.agents.len() + 320 * tasks;
+    let last = LAST_STATE_SIZE.load(Ordering::Relaxed);
+    let mut w = JsonWriter::with_capacity(estimate.max(last + last / 16));
     w.begin_object();
     write_build_fields(&mut w);
     w.field_f64("start_time", secs(master.start_time));
@@ -685,7 +762,37 @@ pub fn state(master: &MasterProcess) -> Vec<u8> {
     w.field_empty_array("orphan_tasks");
     w.field_empty_array("unregistered_frameworks");
     w.end_object();
+    LAST_STATE_SIZE.store(w.len(), Ordering::Relaxed);
     w.into_bytes()
+}
+
+/// The size of the last `/state`, to size the next one's buffer (one allocation, no
+/// copying as it grows).
+static LAST_STATE_SIZE: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes of `/state` JSON kept in the caches of tasks and agents.
+pub fn cache_size(master: &MasterProcess) -> usize {
+    let agents: usize = master.state.agents.values().map(|a| a.json.size()).sum();
+    let tasks: usize = master
+        .state
+        .frameworks
+        .values()
+        .flat_map(|f| {
+            f.tasks
+                .values()
+                .chain(f.unreachable_tasks.iter())
+                .chain(f.completed_tasks.iter())
+        })
+        .map(|t| t.json.size())
+        .sum();
+    let completed: usize = master
+        .state
+        .completed_frameworks
+        .iter()
+        .flat_map(|f| f.completed_tasks.iter())
+        .map(|t| t.json.size())
+        .sum();
+    agents + tasks + completed
 }
 
 /// Writes `MasterInfo` as the model does (`id`, `pid`, `port`, `hostname`, `domain`?).

@@ -179,6 +179,7 @@ impl MasterProcess {
                 executors: HashMap::new(),
                 offers: HashSet::new(),
                 observer: Some(observer),
+                json: Default::default(),
             },
         );
     }
@@ -245,6 +246,7 @@ impl MasterProcess {
         agent.connected = true;
         agent.active = true;
         agent.version = msg.version.clone().unwrap_or_default();
+        agent.json.invalidate();
         if let Some(observer) = &agent.observer {
             let pid = from.clone();
             dispatch(observer, move |o: &mut AgentObserver| o.reconnect(pid));
@@ -449,7 +451,7 @@ impl MasterProcess {
             }
             let mut info = task.clone();
             info.resources = resources.to_vec();
-            tasks.push((framework_id, Task { info, resources }));
+            tasks.push((framework_id, Task::new(info, resources)));
         }
         let mut executors = Vec::new();
         for executor in &msg.executor_infos {
@@ -781,6 +783,7 @@ impl MasterProcess {
         let mut task = framework.tasks.remove(task_id).expect("checked");
         task.info.set_state(state);
         task.info.statuses.push(status.clone());
+        task.json.invalidate();
         if let Some(stream) = &framework.stream {
             stream.send(&events::update(status));
         }

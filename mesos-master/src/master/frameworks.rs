@@ -368,6 +368,7 @@ impl MasterProcess {
                 status.set_source(v0::task_status::Source::Master);
                 task.info.set_state(TaskState::TaskKilled);
                 task.info.statuses.push(status);
+                task.json.invalidate();
             }
             completed.push(task);
         }

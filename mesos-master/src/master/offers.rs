@@ -668,10 +668,7 @@ impl MasterProcess {
         info!(%framework_id, %task_id, %agent_id, "launching task");
         framework.tasks.insert(
             task_id.clone(),
-            Task {
-                info: record,
-                resources: Resources::from(task.resources.clone()),
-            },
+            Task::new(record, Resources::from(task.resources.clone())),
         );
         self.operator_events
             .task_added(&framework.tasks[&task_id].info);

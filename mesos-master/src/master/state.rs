@@ -137,6 +137,48 @@ pub fn framework_roles(info: &v0::FrameworkInfo) -> BTreeSet<String> {
     }
 }
 
+/// A record's JSON as `/state` writes it, rendered on the first `/state` after the record
+/// changed and copied as is by the next ones (`http::state_json`). Whoever changes the
+/// record calls [`JsonCache::invalidate`]; the cache also keeps a key of the fields that
+/// change most (a task's state and number of statuses, an agent's reregistration time), so
+/// that a fragment whose key no longer matches is rendered afresh rather than served.
+#[derive(Debug, Default, Clone)]
+pub struct JsonCache(std::sync::OnceLock<CachedJson>);
+
+/// A rendered fragment: the key it was rendered at, the bytes, and where its second part
+/// begins (an agent's fragment comes in two parts, with live fields between them).
+#[derive(Debug, Clone)]
+pub struct CachedJson {
+    /// The key of the record when rendered.
+    pub key: u64,
+    /// The JSON (ASCII).
+    pub bytes: Box<[u8]>,
+    /// Where the second part begins in `bytes` (`bytes.len()` when there is one part).
+    pub split: usize,
+}
+
+impl JsonCache {
+    /// Forgets the fragment: the record changed.
+    pub fn invalidate(&mut self) {
+        self.0.take();
+    }
+
+    /// The fragment, if rendered at `key`.
+    pub fn get(&self, key: u64) -> Option<&CachedJson> {
+        self.0.get().filter(|c| c.key == key)
+    }
+
+    /// Keeps a fragment (unless one is kept already).
+    pub fn set(&self, cached: CachedJson) {
+        let _ = self.0.set(cached);
+    }
+
+    /// Bytes held.
+    pub fn size(&self) -> usize {
+        self.0.get().map_or(0, |c| c.bytes.len())
+    }
+}
+
 /// A task the master knows: the `v0::Task` record (state, statuses, resources with their
 /// allocation) as `/state` and `GET_TASKS` show it.
 #[derive(Debug, Clone)]
@@ -145,9 +187,20 @@ pub struct Task {
     pub info: v0::Task,
     /// `info.resources` as a `Resources`.
     pub resources: Resources,
+    /// Its `/state` JSON; invalidate when `info` changes.
+    pub json: JsonCache,
 }
 
 impl Task {
+    /// A task with nothing cached.
+    pub fn new(info: v0::Task, resources: Resources) -> Task {
+        Task {
+            info,
+            resources,
+            json: JsonCache::default(),
+        }
+    }
+
     /// The task's ID.
     pub fn id(&self) -> TaskId {
         TaskId::from(&self.info.task_id)
@@ -315,6 +368,9 @@ pub struct Agent {
     pub offers: HashSet<OfferId>,
     /// The process pinging it.
     pub observer: Option<Pid<AgentObserver>>,
+    /// Its `/state` JSON (the fields from `info`, `pid`, the times and `total`); invalidate
+    /// when one of them changes.
+    pub json: JsonCache,
 }
 
 impl Agent {

@@ -57,6 +57,7 @@ impl MasterProcess {
         recorded.data = None;
         recorded.uuid = None;
         task.info.statuses.push(recorded);
+        task.json.invalidate();
         if !was_terminal {
             self.operator_events.task_updated(&task.info, status);
         }
