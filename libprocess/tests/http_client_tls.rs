@@ -217,3 +217,38 @@ fn https_urls_are_accepted_and_other_schemes_refused() {
     let message = failure(client::get("https://127.0.0.1:1/"));
     assert!(message.contains("failed to connect"), "{message}");
 }
+
+/// `SSL_CERT_FILE` is read once per process, at the first `https://` request: this test runs
+/// the next one in a child process of this test binary, with the variable set to a PEM file
+/// holding the server's certificate.
+#[test]
+fn the_certificates_of_ssl_cert_file_are_trusted() {
+    let server = TlsServer::start(&["localhost"]);
+    let dir = std::env::temp_dir().join(format!("libprocess-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pem = dir.join("ca.pem");
+    std::fs::write(&pem, &server.pem).unwrap();
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "ssl_cert_file_child", "--ignored", "--nocapture"])
+        .env("SSL_CERT_FILE", &pem)
+        .env("TLS_TEST_URL", server.url("localhost", "/env"))
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("1 passed"), "{stdout}");
+}
+
+/// Run by the test above only.
+#[test]
+#[ignore = "run by the_certificates_of_ssl_cert_file_are_trusted, with SSL_CERT_FILE set"]
+fn ssl_cert_file_child() {
+    let url = std::env::var("TLS_TEST_URL").expect("TLS_TEST_URL");
+    let response = client::get(&url).get().unwrap();
+    assert_eq!(text(&response), "GET /env ");
+}
