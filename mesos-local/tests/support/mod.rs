@@ -140,6 +140,10 @@ pub struct Harness {
     pub dir: PathBuf,
     procs: BTreeMap<String, Proc>,
     bins: Bins,
+    /// The agents' `--cgroups_root`: each test its own, or an agent starting would take the
+    /// containers of another test's agents for its orphans and destroy them (the Linux
+    /// launcher recovers every container under its cgroups root).
+    cgroups_root: String,
 }
 
 impl Harness {
@@ -153,6 +157,7 @@ impl Harness {
             dir,
             procs: BTreeMap::new(),
             bins,
+            cgroups_root: format!("mesos-e2e-{name}-{}", std::process::id()),
         })
     }
 
@@ -265,6 +270,7 @@ impl Harness {
                 self.bins.launcher_dir.display()
             ))
             .arg("--resources=cpus:8;mem:4096;disk:4096;ports:[31000-31100]")
+            .arg(format!("--cgroups_root={}", self.cgroups_root))
             .arg("--registration_backoff_factor=10ms")
             .arg("--executor_registration_timeout=20secs")
             .arg("--executor_shutdown_grace_period=1secs")
@@ -313,6 +319,7 @@ impl Drop for Harness {
             proc.kill();
         }
         self.kill_strays();
+        remove_cgroups(&self.cgroups_root);
         if failed {
             for proc in self.procs.values() {
                 eprintln!(
@@ -325,6 +332,34 @@ impl Drop for Harness {
         } else {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
+    }
+}
+
+/// Removes the (empty, once their processes are dead) cgroups under `root` in every
+/// hierarchy of `/sys/fs/cgroup`, deepest first.
+fn remove_cgroups(root: &str) {
+    fn remove(dir: &Path) {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    remove(&entry.path());
+                }
+            }
+        }
+        let _ = std::fs::remove_dir(dir);
+    }
+    let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    for hierarchy in hierarchies.flatten() {
+        let dir = hierarchy.path().join(root);
+        if dir.is_dir() {
+            remove(&dir);
+        }
+    }
+    let unified = Path::new("/sys/fs/cgroup").join(root);
+    if unified.is_dir() {
+        remove(&unified);
     }
 }
 
