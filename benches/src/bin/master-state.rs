@@ -273,16 +273,23 @@ fn main() -> anyhow::Result<()> {
                 let cpu = thread_cpu_ms()
                     .zip(cpu)
                     .map(|(after, before)| after - before);
-                (start.elapsed().as_secs_f64() * 1e3, cpu, bytes.len())
+                let cached = mesos_master::http::state_json::cache_size(m);
+                (
+                    start.elapsed().as_secs_f64() * 1e3,
+                    cpu,
+                    bytes.len(),
+                    cached,
+                )
             })
             .get()
             .expect("the master answers");
         eprintln!(
-            "run {run}: GET {elapsed:.1} ms, {size} bytes; writing alone {:.1} ms ({} on CPU)",
+            "run {run}: GET {elapsed:.1} ms, {size} bytes; writing alone {:.1} ms ({} on CPU); {:.1} MB of fragments cached",
             render.0,
             render
                 .1
-                .map_or("? ms".to_owned(), |cpu| format!("{cpu:.1} ms"))
+                .map_or("? ms".to_owned(), |cpu| format!("{cpu:.1} ms")),
+            render.3 as f64 / 1e6
         );
         request_ms.push(elapsed);
         render_ms.push(render.0);

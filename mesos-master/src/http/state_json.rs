@@ -479,10 +479,17 @@ fn write_framework_capabilities(w: &mut JsonWriter, info: &v0::FrameworkInfo) {
 
 /// Writes a framework's summary fields (upstream `Summary<Framework>`).
 fn write_framework_summary_fields(w: &mut JsonWriter, framework: &Framework) {
+    let mut used = JsonWriter::new();
+    write_resources(&mut used, framework.used.values().flat_map(|r| r.iter()));
+    write_framework_summary_fields_with(w, framework, used.as_str());
+}
+
+/// The summary fields, with `used_resources` already written (`used`).
+fn write_framework_summary_fields_with(w: &mut JsonWriter, framework: &Framework, used: &str) {
     w.field_str("id", framework.id.as_str());
     w.field_str("name", &framework.info.name);
     w.key("used_resources");
-    write_resources(w, framework.used.values().flat_map(|r| r.iter()));
+    w.raw(used);
     w.key("offered_resources");
     write_resources(w, framework.offered.iter());
     write_framework_capabilities(w, &framework.info);
@@ -513,8 +520,12 @@ fn write_framework_role(w: &mut JsonWriter, info: &v0::FrameworkInfo, multi_role
 /// Writes a framework in full (upstream `FullFrameworkWriter`).
 pub fn write_framework(w: &mut JsonWriter, master: &MasterProcess, framework: &Framework) {
     let info = &framework.info;
+    // The total used is written twice (`used_resources`, and `resources` when nothing is
+    // offered): it is summed once.
+    let mut used = JsonWriter::new();
+    write_resources(&mut used, framework.used.values().flat_map(|r| r.iter()));
     w.begin_object();
-    write_framework_summary_fields(w, framework);
+    write_framework_summary_fields_with(w, framework, used.as_str());
     w.field_str("user", &info.user);
     w.field_f64("failover_timeout", info.failover_timeout.unwrap_or(0.0));
     w.field_bool("checkpoint", info.checkpoint.unwrap_or(false));
@@ -527,14 +538,18 @@ pub fn write_framework(w: &mut JsonWriter, master: &MasterProcess, framework: &F
         w.field_str("principal", principal);
     }
     w.key("resources");
-    write_resources(
-        w,
-        framework
-            .used
-            .values()
-            .flat_map(|r| r.iter())
-            .chain(framework.offered.iter()),
-    );
+    if framework.offered.is_empty() {
+        w.raw(used.as_str());
+    } else {
+        write_resources(
+            w,
+            framework
+                .used
+                .values()
+                .flat_map(|r| r.iter())
+                .chain(framework.offered.iter()),
+        );
+    }
     if let Some(time) = framework.reregistered_time {
         w.field_f64("reregistered_time", secs(time));
     }
