@@ -26,6 +26,9 @@ pub fn secs(time: SystemTime) -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// A resource's name and whether it is revocable.
+type ResourceName<'a> = (&'a str, bool);
+
 /// Writes resources as an object of totals: `cpus`, `gpus`, `mem`, `disk` always (0 when
 /// absent), other scalars, ranges as `"[a-b, c-d]"`, sets as `"{x, y}"`; revocable resources
 /// under `<name>_revocable`.
@@ -35,10 +38,10 @@ pub fn write_resources<'a>(
 ) {
     // Few names: linear search beats hashing; names are borrowed (with a revocable flag), so
     // that the common case allocates nothing but the ranges' items.
-    let mut scalars: Vec<((&str, bool), f64)> = Vec::new();
+    let mut scalars: Vec<(ResourceName<'_>, f64)> = Vec::new();
     let mut base = [0.0f64; 4]; // cpus, gpus, mem, disk
-    let mut ranges: Vec<((&str, bool), Vec<(u64, u64)>)> = Vec::new();
-    let mut sets: Vec<((&str, bool), Vec<&str>)> = Vec::new();
+    let mut ranges: Vec<(ResourceName<'_>, Vec<(u64, u64)>)> = Vec::new();
+    let mut sets: Vec<(ResourceName<'_>, Vec<&str>)> = Vec::new();
     for resource in resources {
         let revocable = resource.revocable.is_some();
         let name = (resource.name.as_str(), revocable);
