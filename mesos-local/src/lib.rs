@@ -445,6 +445,12 @@ fn start_agent(
     if let Some(dir) = launcher_dir {
         argv.push(format!("--launcher_dir={}", dir.display()));
     }
+    if !flags.has_agent_flag("cgroups_root") {
+        // Agents on one host must not share a cgroups root: one recovering would take the
+        // others' containers for orphans and destroy them. Stable per work directory, so a
+        // restarted cluster recovers its own.
+        argv.push(format!("--cgroups_root={}", cgroups_root(&work_dir)));
+    }
     argv.extend(flags.agent_args.iter().cloned());
     let agent_flags =
         mesos_agent::Flags::parse_from(argv).map_err(|e| LocalError::AgentFlags(e.to_string()))?;
@@ -454,6 +460,17 @@ fn start_agent(
         reason: mesos_agent::error_chain(&e),
     })?;
     Ok((agent, runtime))
+}
+
+/// `mesos-local-<hash of the agent's work directory>`.
+fn cgroups_root(work_dir: &Path) -> String {
+    // FNV-1a: stable across runs and builds, unlike std's hasher.
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in work_dir.as_os_str().as_encoded_bytes() {
+        hash ^= u32::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    format!("mesos-local-{hash:08x}")
 }
 
 /// Links `executor` as `<work_dir>/bin/mesos-executor`, returning the directory.

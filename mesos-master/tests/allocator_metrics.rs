@@ -129,7 +129,9 @@ fn a_terminated_allocator_takes_its_metrics_away() {
     h.add_agent(agent("agent1", "cpus:2;mem:1024"));
     h.settle();
     h.handle.terminate();
-    libprocess::wait(h.handle.pid());
+    libprocess::wait(h.handle.pid())
+        .get()
+        .expect("the allocator terminates");
     let names = h.runtime.metrics().names();
     assert!(
         names.iter().all(|n| !n.starts_with("allocator/")),
