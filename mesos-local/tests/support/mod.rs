@@ -351,11 +351,20 @@ fn remove_cgroups(root: &str) {
     let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") else {
         return;
     };
-    for hierarchy in hierarchies.flatten() {
-        let dir = hierarchy.path().join(root);
-        if dir.is_dir() {
-            remove(&dir);
+    let dirs: Vec<PathBuf> = hierarchies
+        .flatten()
+        .map(|h| h.path().join(root))
+        .filter(|d| d.is_dir())
+        .collect();
+    // A killed process leaves its cgroup only once it is gone: retry for a moment.
+    for _ in 0..20 {
+        for dir in &dirs {
+            remove(dir);
         }
+        if dirs.iter().all(|d| !d.exists()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
     let unified = Path::new("/sys/fs/cgroup").join(root);
     if unified.is_dir() {
