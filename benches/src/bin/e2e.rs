@@ -260,13 +260,13 @@ fn drive(cluster: &Cluster, settings: &Settings) -> anyhow::Result<RunResult> {
                 ..Default::default()
             };
             // What an ACCEPT leaves unused comes back at once; the last one refuses the rest.
-            let filters = (launched == settings.tasks).then(|| refuse.clone());
+            let filters = (launched == settings.tasks).then_some(refuse);
             answers.push(scheduler.accept(vec![offer.id.clone()], vec![launch], filters));
             accepts += 1;
         }
         if launched == settings.tasks && !held.is_empty() {
             let ids = held.drain(..).map(|o| o.id).collect();
-            scheduler.decline(ids, Some(refuse.clone()));
+            scheduler.decline(ids, Some(refuse));
         }
     }
     for answer in answers {

@@ -189,7 +189,7 @@ fn main() -> ExitCode {
                         as usize;
                     let count = fit.min(args.tasks - launched);
                     if count == 0 {
-                        let _ = scheduler.decline(vec![offer.id], None);
+                        drop(scheduler.decline(vec![offer.id], None));
                         continue;
                     }
                     let tasks: Vec<v1::TaskInfo> = (launched..launched + count)
@@ -225,7 +225,7 @@ fn main() -> ExitCode {
                         launch: Some(v1::offer::operation::Launch { task_infos: tasks }),
                         ..Default::default()
                     };
-                    let _ = scheduler.accept(vec![offer.id], vec![launch], None);
+                    drop(scheduler.accept(vec![offer.id], vec![launch], None));
                 }
             }
             event::Type::Update => {
