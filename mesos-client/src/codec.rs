@@ -7,6 +7,7 @@
 //! bytes as base64).
 
 use bytes::Bytes;
+use libprocess::Future;
 use libprocess::http::{Body, PipeReader, Response};
 use prost::{Message, Name};
 use stout::recordio::{Decoder, RecordIoError};
@@ -113,6 +114,45 @@ impl RecordStream {
     /// Whether the stream ended between two records.
     pub(crate) fn finish(&self) -> Result<(), RecordIoError> {
         self.decoder.finish()
+    }
+
+    /// The events that `chunk` (the outcome of one read of the stream) completes, in order. A
+    /// record that does not decode becomes the ERROR event `error_event` makes, as upstream's
+    /// libraries do. `Err` says why the stream is over: `peer` closed it, it failed, or it
+    /// broke off inside a record.
+    pub(crate) fn events<E: Message + Name + Default>(
+        &mut self,
+        chunk: &Future<Option<Bytes>>,
+        content_type: ContentType,
+        peer: &str,
+        error_event: fn(String) -> E,
+    ) -> Result<Vec<E>, String> {
+        let chunk = match chunk.result() {
+            Some(Ok(Some(chunk))) => chunk,
+            Some(Ok(None)) => {
+                return Err(match self.finish() {
+                    Ok(()) => format!("the {peer} closed the event stream"),
+                    Err(e) => format!("the event stream ended inside a record: {e}"),
+                });
+            }
+            _ => {
+                return Err(format!(
+                    "the event stream failed: {}",
+                    chunk.failure().unwrap_or("discarded")
+                ));
+            }
+        };
+        let records = self
+            .feed(chunk)
+            .map_err(|e| format!("failed to decode the event stream: {e}"))?;
+        Ok(records
+            .iter()
+            .map(|record| {
+                content_type
+                    .decode::<E>(record)
+                    .unwrap_or_else(|e| error_event(format!("Failed to de-serialize event: {e}")))
+            })
+            .collect())
     }
 }
 

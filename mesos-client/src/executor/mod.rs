@@ -558,42 +558,17 @@ impl ExecutorProcess {
         if attempt != self.attempt || self.state != State::Subscribed {
             return;
         }
+        let content_type = self.content_type();
         let Some(stream) = &mut self.stream else {
             return;
         };
-        let chunk = match chunk.result() {
-            Some(Ok(Some(chunk))) => chunk.clone(),
-            Some(Ok(None)) => {
-                let reason = match stream.finish() {
-                    Ok(()) => "the agent closed the event stream".to_string(),
-                    Err(e) => format!("the event stream ended inside a record: {e}"),
-                };
-                self.disconnected(attempt, &reason);
-                return;
-            }
-            _ => {
-                let reason = format!(
-                    "the event stream failed: {}",
-                    chunk.failure().unwrap_or("discarded")
-                );
+        let events = match stream.events(&chunk, content_type, "agent", error_event) {
+            Ok(events) => events,
+            Err(reason) => {
                 self.disconnected(attempt, &reason);
                 return;
             }
         };
-        let records = match stream.feed(&chunk) {
-            Ok(records) => records,
-            Err(e) => {
-                self.disconnected(attempt, &format!("failed to decode the event stream: {e}"));
-                return;
-            }
-        };
-        let mut events = Vec::with_capacity(records.len());
-        for record in records {
-            match self.content_type().decode::<Event>(&record) {
-                Ok(event) => events.push(event),
-                Err(e) => events.push(error_event(format!("Failed to de-serialize event: {e}"))),
-            }
-        }
         for event in &events {
             self.observe(event);
         }

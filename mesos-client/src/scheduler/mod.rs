@@ -754,42 +754,17 @@ impl SchedulerProcess {
         if attempt != self.attempt || self.state != State::Subscribed {
             return;
         }
+        let content_type = self.config.content_type;
         let Some(stream) = &mut self.stream else {
             return;
         };
-        let chunk = match chunk.result() {
-            Some(Ok(Some(chunk))) => chunk.clone(),
-            Some(Ok(None)) => {
-                let reason = match stream.finish() {
-                    Ok(()) => "the master closed the event stream".to_string(),
-                    Err(e) => format!("the event stream ended inside a record: {e}"),
-                };
-                self.lost(attempt, &reason);
-                return;
-            }
-            _ => {
-                let reason = format!(
-                    "the event stream failed: {}",
-                    chunk.failure().unwrap_or("discarded")
-                );
+        let events = match stream.events(&chunk, content_type, "master", error_event) {
+            Ok(events) => events,
+            Err(reason) => {
                 self.lost(attempt, &reason);
                 return;
             }
         };
-        let records = match stream.feed(&chunk) {
-            Ok(records) => records,
-            Err(e) => {
-                self.lost(attempt, &format!("failed to decode the event stream: {e}"));
-                return;
-            }
-        };
-        let mut events = Vec::with_capacity(records.len());
-        for record in records {
-            match self.config.content_type.decode::<Event>(&record) {
-                Ok(event) => events.push(event),
-                Err(e) => events.push(error_event(format!("Failed to de-serialize event: {e}"))),
-            }
-        }
         if !events.is_empty() {
             self.events_seen += 1;
             for event in &events {
