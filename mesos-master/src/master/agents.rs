@@ -434,7 +434,9 @@ impl MasterProcess {
         let mut tasks = Vec::new();
         for task in &msg.tasks {
             let framework_id = FrameworkId::from(&task.framework_id);
-            if shut_down.contains(&framework_id) {
+            // A framework being shut down on the agent loses its live tasks, but a task that
+            // already ended is kept until its terminal update is acknowledged, then completes.
+            if shut_down.contains(&framework_id) && !is_terminal(task.state()) {
                 continue;
             }
             let Some(framework) = self.state.frameworks.get(&framework_id) else {
