@@ -196,7 +196,6 @@ fn a_task_finished_while_a_legacy_frameworks_agent_was_unreachable_is_not_forgot
     assert_completed(&cluster);
 }
 
-#[allow(dead_code)]
 fn metrics(cluster: &Cluster) -> BTreeMap<String, f64> {
     cluster
         .runtime
@@ -205,4 +204,85 @@ fn metrics(cluster: &Cluster) -> BTreeMap<String, f64> {
         .snapshot(None)
         .get()
         .expect("a metrics snapshot")
+}
+
+#[test]
+fn task_state_and_message_counters_are_cumulative() {
+    // Completed tasks are not kept: the counters must not depend on what the master holds.
+    let cluster = Cluster::new(|flags| flags.max_completed_tasks_per_framework = 0);
+    let agent = cluster.agent("a", "cpus:2;mem:1024");
+    agent.register();
+    cluster.settle();
+    let scheduler = Scheduler::subscribe(&cluster, framework_info("fw"), Encoding::Json);
+    cluster.advance(Duration::from_secs(1));
+    scheduler.wait_count(event::Type::Offers, 1);
+    let offer = scheduler.offers().remove(0);
+    scheduler.call(accept_launch(
+        vec![offer.id.clone()],
+        vec![
+            command_task("ok", &offer, "cpus:0.5;mem:128"),
+            command_task("bad", &offer, "cpus:0.5;mem:128"),
+            // Invalid: more than offered.
+            command_task("huge", &offer, "cpus:100;mem:128"),
+        ],
+    ));
+    cluster.settle();
+    agent.status_update(&scheduler.framework_id, "ok", v0::TaskState::TaskFinished);
+    agent.status_update(&scheduler.framework_id, "bad", v0::TaskState::TaskFailed);
+    // Twice: the second update of a terminal task counts nothing more.
+    agent.status_update(&scheduler.framework_id, "bad", v0::TaskState::TaskFailed);
+    for state in [v1::TaskState::TaskFinished, v1::TaskState::TaskFailed] {
+        let update = scheduler.wait_for("a terminal update", |e| {
+            e.update.as_ref().is_some_and(|u| u.status.state() == state)
+        });
+        scheduler.call(acknowledge(&update.update.unwrap().status));
+    }
+    cluster.settle();
+    // A status update from a process that is no agent, an acknowledgement for an unknown
+    // agent.
+    let stranger = cluster.agent("stranger", "cpus:1;mem:128");
+    *stranger.shared.agent_id.lock().unwrap() = agent.agent_id();
+    stranger.status_update(&scheduler.framework_id, "ok", v0::TaskState::TaskRunning);
+    let mut status = scheduler
+        .updates()
+        .into_iter()
+        .find(|s| s.state() == v1::TaskState::TaskFinished)
+        .unwrap();
+    status.agent_id = Some(v1::AgentId {
+        value: "no-such-agent".into(),
+    });
+    scheduler.call(acknowledge(&status));
+    // The agent reregisters.
+    agent.reregister(vec![], vec![]);
+    cluster.settle();
+
+    let live = cluster.inspect(|m| {
+        let f = m.state.frameworks.values().next().unwrap();
+        (f.tasks.len(), f.completed_tasks.len())
+    });
+    assert_eq!(live, (0, 0));
+    let metrics = metrics(&cluster);
+    let expect = [
+        ("master/tasks_finished", 1.0),
+        ("master/tasks_failed", 1.0),
+        ("master/tasks_error", 1.0),
+        ("master/tasks_killed", 0.0),
+        ("master/tasks_lost", 0.0),
+        ("master/tasks_running", 0.0),
+        ("master/messages_register_slave", 1.0),
+        ("master/messages_reregister_slave", 1.0),
+        ("master/slave_registrations", 1.0),
+        ("master/slave_reregistrations", 1.0),
+        ("master/messages_status_update", 4.0),
+        ("master/valid_status_updates", 3.0),
+        ("master/invalid_status_updates", 1.0),
+        ("master/messages_status_update_acknowledgement", 3.0),
+        ("master/valid_status_update_acknowledgements", 2.0),
+        ("master/invalid_status_update_acknowledgements", 1.0),
+        ("master/messages_register_framework", 1.0),
+        ("master/messages_reregister_framework", 0.0),
+    ];
+    for (name, value) in expect {
+        assert_eq!(metrics.get(name), Some(&value), "{name}");
+    }
 }

@@ -169,7 +169,9 @@ pub fn version_json() -> Vec<u8> {
     w.into_bytes()
 }
 
-/// The master's gauges, by their upstream names (`docs/monitoring.md`).
+/// The master's gauges, by their upstream names (`docs/monitoring.md`); its counters
+/// (`master/tasks_finished`, `master/messages_*`, ...) are
+/// [`COUNTER_METRICS`](crate::master::metrics::COUNTER_METRICS).
 pub const MASTER_METRICS: &[&str] = &[
     "master/uptime_secs",
     "master/elected",
@@ -189,14 +191,6 @@ pub const MASTER_METRICS: &[&str] = &[
     "master/tasks_running",
     "master/tasks_killing",
     "master/tasks_unreachable",
-    "master/tasks_finished",
-    "master/tasks_failed",
-    "master/tasks_killed",
-    "master/tasks_lost",
-    "master/tasks_error",
-    "master/tasks_dropped",
-    "master/tasks_gone",
-    "master/tasks_gone_by_operator",
     "master/cpus_total",
     "master/cpus_used",
     "master/cpus_percent",
@@ -244,6 +238,14 @@ fn install_metrics(runtime: &Handle, pid: &Pid<MasterProcess>) {
         let pid = pid.clone();
         metrics.gauge_future(*name, move || {
             call(&pid, move |m: &mut MasterProcess| master_metric(m, name))
+        });
+    }
+    for name in crate::master::metrics::COUNTER_METRICS {
+        let pid = pid.clone();
+        metrics.gauge_future(*name, move || {
+            call(&pid, move |m: &mut MasterProcess| {
+                m.state.counters.get(name).unwrap_or(0.0)
+            })
         });
     }
     for name in ALLOCATOR_METRICS {
@@ -337,16 +339,9 @@ pub fn master_metric(master: &MasterProcess, name: &str) -> f64 {
         "tasks_running" => tasks_in(v0::TaskState::TaskRunning),
         "tasks_killing" => tasks_in(v0::TaskState::TaskKilling),
         "tasks_unreachable" => tasks_in(v0::TaskState::TaskUnreachable),
-        "tasks_finished" => tasks_in(v0::TaskState::TaskFinished),
-        "tasks_failed" => tasks_in(v0::TaskState::TaskFailed),
-        "tasks_killed" => tasks_in(v0::TaskState::TaskKilled),
-        "tasks_lost" => tasks_in(v0::TaskState::TaskLost),
-        "tasks_error" => tasks_in(v0::TaskState::TaskError),
-        "tasks_dropped" => tasks_in(v0::TaskState::TaskDropped),
-        "tasks_gone" => tasks_in(v0::TaskState::TaskGone),
-        "tasks_gone_by_operator" => tasks_in(v0::TaskState::TaskGoneByOperator),
         "operator_event_stream_subscribers" => count(master.operator_events.len()),
-        _ => 0.0,
+        // Counters: events since the master started.
+        _ => state.counters.get(name).unwrap_or(0.0),
     }
 }
 

@@ -41,6 +41,7 @@ fn total_resources(info: &v0::SlaveInfo, checkpointed: &[v0::Resource]) -> Resou
 
 impl MasterProcess {
     pub(crate) fn register_agent(&mut self, from: Upid, msg: internal::RegisterSlaveMessage) {
+        self.state.counters.messages_register_slave += 1;
         if !self.recovered {
             debug!(%from, "dropping agent registration: not recovered yet");
             return;
@@ -100,6 +101,7 @@ impl MasterProcess {
         let agent_id = AgentId::from(info.id.as_ref().expect("admitted agents have ids"));
         let total = total_resources(&info, &msg.checkpointed_resources);
         info!(%agent_id, %from, hostname = %info.hostname, resources = %total, "agent registered");
+        self.state.counters.slave_registrations += 1;
         self.add_agent(
             ctx,
             agent_id.clone(),
@@ -185,6 +187,7 @@ impl MasterProcess {
     }
 
     pub(crate) fn reregister_agent(&mut self, from: Upid, msg: internal::ReregisterSlaveMessage) {
+        self.state.counters.messages_reregister_slave += 1;
         if !self.recovered {
             debug!(%from, "dropping agent reregistration: not recovered yet");
             return;
@@ -240,6 +243,7 @@ impl MasterProcess {
             return;
         };
         info!(%agent_id, %from, "registered agent reregistered");
+        self.state.counters.slave_reregistrations += 1;
         let was_active = agent.active;
         agent.pid = from.clone();
         agent.reregistered_time = Some(now);
@@ -480,6 +484,7 @@ impl MasterProcess {
 
         let total = total_resources(&info, &msg.checkpointed_resources);
         info!(%agent_id, %from, tasks = tasks.len(), "agent reregistered");
+        self.state.counters.slave_reregistrations += 1;
         self.add_agent(
             ctx,
             agent_id.clone(),
@@ -545,6 +550,7 @@ impl MasterProcess {
     }
 
     pub(crate) fn unregister_agent(&mut self, from: Upid, msg: internal::UnregisterSlaveMessage) {
+        self.state.counters.messages_unregister_slave += 1;
         let agent_id = AgentId::from(&msg.slave_id);
         match self.state.agents.get(&agent_id) {
             Some(agent) if agent.pid == from => {}
@@ -699,6 +705,7 @@ impl MasterProcess {
             self.rescind_offer(&offer_id, true);
         }
         let agent = self.state.agents.remove(agent_id).expect("checked");
+        self.state.counters.slave_removals += 1;
         if let Some(observer) = &agent.observer {
             libprocess::terminate(observer);
         }
@@ -783,6 +790,7 @@ impl MasterProcess {
             .get_mut(framework_id)
             .expect("checked");
         let mut task = framework.tasks.remove(task_id).expect("checked");
+        self.state.counters.task_entered(state);
         task.info.set_state(state);
         task.info.statuses.push(status.clone());
         task.json.invalidate();

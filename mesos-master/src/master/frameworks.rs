@@ -112,6 +112,11 @@ impl MasterProcess {
         content_type: ContentType,
         principal: Option<String>,
     ) -> Response {
+        if subscribe.framework_info.id.is_some() {
+            self.state.counters.messages_reregister_framework += 1;
+        } else {
+            self.state.counters.messages_register_framework += 1;
+        }
         let Pipe { writer, reader } = Pipe::new();
         let stream_id = stout::uuid::Uuid::random().to_string();
         let stream = EventStream {
@@ -367,6 +372,7 @@ impl MasterProcess {
                 status.set_reason(Reason::FrameworkRemoved);
                 status.set_source(v0::task_status::Source::Master);
                 task.info.set_state(TaskState::TaskKilled);
+                self.state.counters.task_entered(TaskState::TaskKilled);
                 task.info.statuses.push(status);
                 task.json.invalidate();
             }
@@ -422,6 +428,7 @@ impl MasterProcess {
 
     /// SUPPRESS: no more offers for these roles (all the framework's if empty).
     pub(crate) fn suppress(&mut self, framework_id: &FrameworkId, roles: Vec<String>) {
+        self.state.counters.messages_suppress_offers += 1;
         let Some(framework) = self.state.frameworks.get_mut(framework_id) else {
             return;
         };
@@ -436,6 +443,7 @@ impl MasterProcess {
 
     /// REVIVE: offers again for these roles (all if empty), filters cleared.
     pub(crate) fn revive(&mut self, framework_id: &FrameworkId, roles: Vec<String>) {
+        self.state.counters.messages_revive_offers += 1;
         let Some(framework) = self.state.frameworks.get_mut(framework_id) else {
             return;
         };

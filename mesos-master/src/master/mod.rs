@@ -24,6 +24,7 @@
 pub mod agents;
 pub mod frameworks;
 pub mod heartbeater;
+pub mod metrics;
 pub mod observer;
 pub mod offers;
 pub mod operator_events;

@@ -206,6 +206,7 @@ impl MasterProcess {
         framework_id: &FrameworkId,
         decline: v0::scheduler::call::Decline,
     ) {
+        self.state.counters.messages_decline_offers += 1;
         for offer_id in &decline.offer_ids {
             let offer_id = OfferId::from(offer_id);
             match self.state.offers.get(&offer_id) {
@@ -320,6 +321,7 @@ impl MasterProcess {
                         Reason::InvalidOffers,
                         &format!("Task launched with invalid offers: {error}"),
                     );
+                    self.state.counters.task_entered(state);
                     self.send_status(framework_id, status);
                 }
             }
@@ -406,6 +408,7 @@ impl MasterProcess {
             Reason::TaskInvalid,
             message,
         );
+        self.state.counters.task_entered(TaskState::TaskError);
         self.send_status(framework_id, status);
     }
 

@@ -423,6 +423,8 @@ pub struct MasterState {
     pub offers: HashMap<OfferId, Offer>,
     /// Role weights.
     pub weights: HashMap<String, f64>,
+    /// Cumulative counters (`master/tasks_finished`, `master/messages_*`, ...).
+    pub counters: super::metrics::Counters,
 }
 
 impl MasterState {

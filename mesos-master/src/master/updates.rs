@@ -60,6 +60,9 @@ impl MasterProcess {
         task.json.invalidate();
         if !was_terminal {
             self.operator_events.task_updated(&task.info, status);
+            if is_terminal(new_state) {
+                self.state.counters.task_entered(new_state);
+            }
         }
         if was_terminal || !is_terminal(new_state) {
             return;
@@ -123,6 +126,7 @@ impl MasterProcess {
     }
 
     pub(crate) fn status_update(&mut self, from: Upid, msg: internal::StatusUpdateMessage) {
+        self.state.counters.messages_status_update += 1;
         let update = msg.update;
         let agent_id = update
             .slave_id
@@ -135,11 +139,13 @@ impl MasterProcess {
             .is_some_and(|a| a.pid == from);
         if !known_agent {
             warn!(%from, task_id = %update.status.task_id.value, "ignoring status update from an unknown agent");
+            self.state.counters.invalid_status_updates += 1;
             return;
         }
         let framework_id = FrameworkId::from(&update.framework_id);
         if !self.state.frameworks.contains_key(&framework_id) {
             warn!(%framework_id, "ignoring status update for an unknown framework");
+            self.state.counters.invalid_status_updates += 1;
             return;
         }
         let task_id = TaskId::from(&update.status.task_id);
@@ -161,6 +167,7 @@ impl MasterProcess {
             latest,
             update.uuid.clone(),
         );
+        self.state.counters.valid_status_updates += 1;
         self.send_status(&framework_id, status);
     }
 
@@ -170,12 +177,19 @@ impl MasterProcess {
         framework_id: &FrameworkId,
         ack: v0::scheduler::call::Acknowledge,
     ) {
+        self.state.counters.messages_status_update_acknowledgement += 1;
         let agent_id = AgentId::from(&ack.slave_id);
         let task_id = TaskId::from(&ack.task_id);
         let Some(agent) = self.state.agents.get(&agent_id) else {
             warn!(%framework_id, %agent_id, %task_id, "dropping acknowledgement for an unknown agent");
+            self.state.counters.invalid_status_update_acknowledgements += 1;
             return;
         };
+        if !agent.connected {
+            warn!(%framework_id, %agent_id, %task_id, "dropping acknowledgement for a disconnected agent");
+            self.state.counters.invalid_status_update_acknowledgements += 1;
+            return;
+        }
         let message = internal::StatusUpdateAcknowledgementMessage {
             slave_id: ack.slave_id.clone(),
             framework_id: framework_id.to_proto(),
@@ -184,6 +198,7 @@ impl MasterProcess {
         };
         let pid = agent.pid.clone();
         self.send(&pid, &message);
+        self.state.counters.valid_status_update_acknowledgements += 1;
         let Some(framework) = self.state.frameworks.get_mut(framework_id) else {
             return;
         };
@@ -201,6 +216,7 @@ impl MasterProcess {
 
     /// KILL: forwarded to the task's agent; an unknown task gets TASK_LOST.
     pub(crate) fn kill(&mut self, framework_id: &FrameworkId, kill: v0::scheduler::call::Kill) {
+        self.state.counters.messages_kill_task += 1;
         let task_id = TaskId::from(&kill.task_id);
         let task_agent = self
             .state
@@ -260,11 +276,14 @@ impl MasterProcess {
         framework_id: &FrameworkId,
         message: v0::scheduler::call::Message,
     ) {
+        self.state.counters.messages_framework_to_executor += 1;
         let agent_id = AgentId::from(&message.slave_id);
         let Some(agent) = self.state.agents.get(&agent_id) else {
             warn!(%framework_id, %agent_id, "dropping message for an executor on an unknown agent");
+            self.state.counters.invalid_framework_to_executor_messages += 1;
             return;
         };
+        self.state.counters.valid_framework_to_executor_messages += 1;
         self.send(
             &agent.pid,
             &internal::FrameworkToExecutorMessage {
@@ -281,6 +300,7 @@ impl MasterProcess {
         from: Upid,
         msg: internal::ExecutorToFrameworkMessage,
     ) {
+        self.state.counters.messages_executor_to_framework += 1;
         let agent_id = AgentId::from(&msg.slave_id);
         if self
             .state
@@ -289,21 +309,27 @@ impl MasterProcess {
             .is_none_or(|a| a.pid != from)
         {
             warn!(%from, "dropping executor message from an unknown agent");
+            self.state.counters.invalid_executor_to_framework_messages += 1;
             return;
         }
         let framework_id = FrameworkId::from(&msg.framework_id);
-        if let Some(stream) = self
+        match self
             .state
             .frameworks
             .get(&framework_id)
             .and_then(|f| f.stream.as_ref())
         {
-            stream.send(&events::message(msg.slave_id, msg.executor_id, msg.data));
+            Some(stream) => {
+                stream.send(&events::message(msg.slave_id, msg.executor_id, msg.data));
+                self.state.counters.valid_executor_to_framework_messages += 1;
+            }
+            None => self.state.counters.invalid_executor_to_framework_messages += 1,
         }
     }
 
     /// An executor ended: its resources go back; its framework gets FAILURE.
     pub(crate) fn exited_executor(&mut self, from: Upid, msg: internal::ExitedExecutorMessage) {
+        self.state.counters.messages_exited_executor += 1;
         let agent_id = AgentId::from(&msg.slave_id);
         if self
             .state
@@ -361,6 +387,7 @@ impl MasterProcess {
         framework_id: &FrameworkId,
         reconcile: v0::scheduler::call::Reconcile,
     ) {
+        self.state.counters.messages_reconcile_tasks += 1;
         let Some(framework) = self.state.frameworks.get(framework_id) else {
             return;
         };
