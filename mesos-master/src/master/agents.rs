@@ -219,6 +219,19 @@ impl MasterProcess {
             return;
         }
         let me = self.pid();
+        // An agent of the recovered registry coming back as it was admitted: the registry
+        // has nothing to change (as upstream, no registry operation after a failover).
+        if self
+            .state
+            .recovered_agents
+            .get(&agent_id)
+            .is_some_and(|admitted| *admitted == msg.slave)
+        {
+            dispatch_with(&me, move |m: &mut MasterProcess, ctx| {
+                m.agent_readmitted(ctx, from, msg, Ok(false))
+            });
+            return;
+        }
         self.registrar
             .apply(Operation::ReadmitAgent(msg.slave.clone()))
             .on_any(move |result| {
