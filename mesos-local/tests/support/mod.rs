@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 use libprocess::Runtime;
 use libprocess::http::client;
 use mesos_client::ContentType;
-use mesos_client::scheduler::{Scheduler, SchedulerConfig, SchedulerEvent, StaticDetector};
+use mesos_client::scheduler::{
+    MasterDetector, Scheduler, SchedulerConfig, SchedulerEvent, StaticDetector,
+};
 use mesos_core::v1;
 use mesos_core::v1::scheduler::event;
 use serde_json::Value;
@@ -514,11 +516,17 @@ pub struct Framework {
 impl Framework {
     /// Subscribes `info` to `master` (JSON; reconnections after 50 to 200 ms).
     pub fn subscribe(master: SocketAddr, info: v1::FrameworkInfo) -> Framework {
+        let detector = StaticDetector::new(&master.to_string()).expect("master address");
+        Framework::subscribe_with(detector, info)
+    }
+
+    /// Subscribes `info` to the master that `detector` finds (JSON; reconnections after 50 to
+    /// 200 ms).
+    pub fn subscribe_with(detector: impl MasterDetector, info: v1::FrameworkInfo) -> Framework {
         let runtime = Runtime::new();
         let config = SchedulerConfig::new(info)
             .content_type(ContentType::Json)
             .backoff(Duration::from_millis(50), Duration::from_millis(200));
-        let detector = StaticDetector::new(&master.to_string()).expect("master address");
         let (scheduler, events) = Scheduler::with_channel(runtime.handle(), config, detector);
         let mut framework = Framework {
             scheduler,
