@@ -18,7 +18,7 @@
 //! connection for at most [`RETRY_WINDOW`]; then they are dropped, counted and logged.
 //! Messages already written when a connection breaks may be lost (at most once, as libprocess).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -76,8 +76,11 @@ struct PeerState {
     reconnect: bool,
     /// A worker thread will flush this peer after its current task.
     flush_scheduled: bool,
-    /// (linker, linked) pairs for processes at this address.
+    /// (linker, linked) pairs for processes at this address, in the order they linked.
     linkers: Vec<(Upid, Upid)>,
+    /// The same pairs, to find one without scanning (a master links to each of tens of
+    /// thousands of agents behind one address).
+    linked: HashSet<(Upid, Upid)>,
 }
 
 /// A peer to flush, with what flushing it needs.
@@ -221,7 +224,7 @@ impl Transport for Outbound {
     fn link(&self, linker: &Upid, to: &Upid, reconnect: bool) {
         let peer = self.peer(to.address());
         let mut state = peer.state.lock();
-        if !state.linkers.iter().any(|(l, t)| l == linker && t == to) {
+        if state.linked.insert((linker.clone(), to.clone())) {
             state.linkers.push((linker.clone(), to.clone()));
         }
         // A connection task that exists is connected or connecting: either way the relink asks
@@ -243,7 +246,11 @@ impl Transport for Outbound {
 
 /// Tells every linker of processes at the peer's address that they exited.
 fn notify_linkers(peer: &Peer, shared: &Weak<RtShared>) {
-    let linkers = std::mem::take(&mut peer.state.lock().linkers);
+    let linkers = {
+        let mut state = peer.state.lock();
+        state.linked.clear();
+        std::mem::take(&mut state.linkers)
+    };
     if let Some(shared) = shared.upgrade() {
         for (linker, to) in linkers {
             shared.deliver_exited(&linker, &to);

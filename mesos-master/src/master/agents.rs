@@ -379,10 +379,10 @@ impl MasterProcess {
         &mut self,
         ctx: &mut Context<'_, MasterProcess>,
         from: Upid,
-        msg: internal::ReregisterSlaveMessage,
+        mut msg: internal::ReregisterSlaveMessage,
         result: Result<bool, String>,
     ) {
-        let info = msg.slave.clone();
+        let info = std::mem::take(&mut msg.slave);
         let agent_id = AgentId::from(info.id.as_ref().expect("checked"));
         self.reregistering.remove(&agent_id);
         if let Err(error) = result {
@@ -448,8 +448,8 @@ impl MasterProcess {
 
         // Tasks and executors the agent reports.
         let mut used: HashMap<FrameworkId, Resources> = HashMap::new();
-        let mut tasks = Vec::new();
-        for task in &msg.tasks {
+        let mut tasks = Vec::with_capacity(msg.tasks.len());
+        for mut task in std::mem::take(&mut msg.tasks) {
             let framework_id = FrameworkId::from(&task.framework_id);
             // A framework being shut down on the agent loses its live tasks, but a task that
             // already ended is kept until its terminal update is acknowledged, then completes.
@@ -459,7 +459,7 @@ impl MasterProcess {
             let Some(framework) = self.state.frameworks.get(&framework_id) else {
                 continue;
             };
-            let mut resources = Resources::from(task.resources.clone());
+            let mut resources = Resources::from(std::mem::take(&mut task.resources));
             if resources.allocations().is_empty()
                 && let Some(role) = framework.roles.iter().next()
             {
@@ -468,12 +468,11 @@ impl MasterProcess {
             if !is_terminal(task.state()) {
                 *used.entry(framework_id.clone()).or_default() += &resources;
             }
-            let mut info = task.clone();
-            info.resources = resources.to_vec();
-            tasks.push((framework_id, Task::new(info, resources)));
+            task.resources = resources.to_vec();
+            tasks.push((framework_id, Task::new(task, resources)));
         }
-        let mut executors = Vec::new();
-        for executor in &msg.executor_infos {
+        let mut executors = Vec::with_capacity(msg.executor_infos.len());
+        for mut executor in std::mem::take(&mut msg.executor_infos) {
             let Some(framework_id) = executor.framework_id.as_ref().map(FrameworkId::from) else {
                 continue;
             };
@@ -483,14 +482,13 @@ impl MasterProcess {
             let Some(framework) = self.state.frameworks.get(&framework_id) else {
                 continue;
             };
-            let mut resources = Resources::from(executor.resources.clone());
+            let mut resources = Resources::from(std::mem::take(&mut executor.resources));
             if resources.allocations().is_empty()
                 && let Some(role) = framework.roles.iter().next()
             {
                 resources.allocate(role);
             }
             *used.entry(framework_id.clone()).or_default() += &resources;
-            let mut executor = executor.clone();
             executor.resources = resources.to_vec();
             executors.push((framework_id, executor));
         }
@@ -519,9 +517,11 @@ impl MasterProcess {
                 .or_default()
                 .insert(task_id.clone());
             if let Some(framework) = self.state.frameworks.get_mut(&framework_id) {
-                framework
-                    .unreachable_tasks
-                    .retain(|t| t.info.task_id != task.info.task_id);
+                if !framework.unreachable_tasks.is_empty() {
+                    framework
+                        .unreachable_tasks
+                        .retain(|t| t.info.task_id != task.info.task_id);
+                }
                 framework.tasks.insert(task_id, task);
             }
         }
