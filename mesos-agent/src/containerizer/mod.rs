@@ -403,7 +403,7 @@ impl ContainerizerProcess {
             Ok(spec) => spec,
             Err(message) => return self.fail_launch(&id, message),
         };
-        let spawned = match self.launcher.fork(&id, &spec) {
+        let spawned = match self.launcher.fork(&id, spec) {
             Ok(spawned) => spawned,
             Err(error) => return self.fail_launch(&id, error_chain(&error)),
         };

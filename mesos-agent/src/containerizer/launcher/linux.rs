@@ -8,7 +8,7 @@
 //! `cgroup.kill` where the kernel has it. Both then kill again until nothing is alive.
 //! Recovery lists the cgroups under the root: those the agent does not know are orphans.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use libprocess::Future;
 use mesos_core::v0::ContainerId;
@@ -31,6 +31,9 @@ pub struct LinuxLauncher {
     hierarchies: Hierarchies,
     root: String,
     pids: HashMap<ContainerId, Option<Session>>,
+    /// Containers this launcher forked: their first process entered the cgroup before it
+    /// ran anything of its own, so the cgroup holds every descendant.
+    forked: HashSet<ContainerId>,
 }
 
 impl LinuxLauncher {
@@ -55,6 +58,7 @@ impl LinuxLauncher {
             hierarchies,
             root: root.into(),
             pids: HashMap::new(),
+            forked: HashSet::new(),
         })
     }
 
@@ -126,7 +130,7 @@ impl Launcher for LinuxLauncher {
         Ok(orphans)
     }
 
-    fn fork(&mut self, id: &ContainerId, spec: &ChildSpec) -> Result<Spawned, LauncherError> {
+    fn fork(&mut self, id: &ContainerId, spec: ChildSpec) -> Result<Spawned, LauncherError> {
         if self.pids.contains_key(id) {
             return Err(LauncherError::AlreadyForked {
                 container_id: container_id_string(id),
@@ -152,6 +156,7 @@ impl Launcher for LinuxLauncher {
         }
         debug!(container_id = %container_id_string(id), pid, cgroup = %cgroup.path().display(), "forked");
         self.pids.insert(id.clone(), Some(Session::started(pid)));
+        self.forked.insert(id.clone());
         Ok(spawned)
     }
 
@@ -172,11 +177,17 @@ impl Launcher for LinuxLauncher {
             return Future::ready(());
         }
         let cgroup = self.cgroup(id);
-        let pid = self.pids.get(id).copied().flatten();
+        // A recovered first process that was never moved into the cgroup (it should have
+        // been) is killed by its session, like the posix launcher does. One we forked was in
+        // the cgroup before it ran: killing the cgroup is enough, and spares a scan of every
+        // process of the host per destroy.
+        let pid = if self.forked.contains(id) {
+            None
+        } else {
+            self.pids.get(id).copied().flatten()
+        };
         in_thread("linux-destroy", move || {
             kill_cgroup(&cgroup)?;
-            // A recovered first process that was never moved into the cgroup (it should
-            // have been) is killed by its session, like the posix launcher does.
             if let Some(pid) = pid {
                 super::posix::kill_session(pid)?;
             }
@@ -186,6 +197,7 @@ impl Launcher for LinuxLauncher {
 
     fn cleanup(&mut self, id: &ContainerId) -> Result<(), LauncherError> {
         self.pids.remove(id);
+        self.forked.remove(id);
         self.cgroup(id).destroy().map_err(|e| Self::error(id, e))
     }
 }

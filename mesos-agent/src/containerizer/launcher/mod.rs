@@ -127,7 +127,7 @@ pub trait Launcher: Send + 'static {
 
     /// Clones the container's first process for `spec`, parked until
     /// [`Spawned::release`], and starts tracking it.
-    fn fork(&mut self, id: &ContainerId, spec: &ChildSpec) -> Result<Spawned, LauncherError>;
+    fn fork(&mut self, id: &ContainerId, spec: ChildSpec) -> Result<Spawned, LauncherError>;
 
     /// Sends `signal` to every process of the container.
     fn signal(&mut self, id: &ContainerId, signal: Signal) -> Result<(), LauncherError>;

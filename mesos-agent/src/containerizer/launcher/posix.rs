@@ -207,7 +207,7 @@ impl Launcher for PosixLauncher {
         Ok(Vec::new())
     }
 
-    fn fork(&mut self, id: &ContainerId, spec: &ChildSpec) -> Result<Spawned, LauncherError> {
+    fn fork(&mut self, id: &ContainerId, spec: ChildSpec) -> Result<Spawned, LauncherError> {
         if self.pids.contains_key(id) {
             return Err(LauncherError::AlreadyForked {
                 container_id: container_id_string(id),
