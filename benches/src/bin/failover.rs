@@ -237,10 +237,13 @@ fn run_once(
         })
         .collect();
 
+    // All agents write at once: room for every message (the default 64 MiB per peer would
+    // drop some at 40,000 agents, where real agents would retry).
     let agent_runtime = Runtime::builder()
         .ip("127.0.0.1".parse().expect("an address"))
         .port(0)
         .workers(1)
+        .max_peer_buffer(2 << 30)
         .build();
     let shared = Arc::new(Shared::default());
     shared.expected.store(agents, Ordering::Release);
