@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use mesos_core::resources::ResourceQuantities;
+use mesos_zookeeper::ZkUrl;
 use stout::Duration;
 use stout::flags::{fetch, resolve_file_value};
 use thiserror::Error;
@@ -70,7 +71,8 @@ pub struct MasterFlags {
     /// Directory of the registry (required with --registry=replicated_log)
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
-    /// Where the registry lives: in_memory or replicated_log (a file in --work_dir)
+    /// Where the registry lives: in_memory or replicated_log (a file in --work_dir; with
+    /// --zk, in ZooKeeper under <zk path>/registry, shared by the masters)
     #[arg(long, default_value = "replicated_log")]
     pub registry: String,
     /// Ignored, as in Mesos 1.x
@@ -82,13 +84,16 @@ pub struct MasterFlags {
     /// How long to wait for a registry update to be stored
     #[arg(long, default_value = "20secs", value_parser = fetch::<Duration>)]
     pub registry_store_timeout: Duration,
-    /// Number of registry replicas that make a quorum (replicated log only)
+    /// Number of masters that make a quorum (required with --zk and
+    /// --registry=replicated_log; ZooKeeper keeps the registry, so it is checked, not used)
     #[arg(long)]
     pub quorum: Option<u32>,
-    /// ZooKeeper URL for leader election (not supported yet: single master)
-    #[arg(long)]
+    /// ZooKeeper URL for leader election among several masters, zk://host1:port1,host2:port2/path
+    /// (optionally zk://user:pass@hosts/path), or file:///path of a file holding one
+    #[arg(long, value_parser = resolve_file_value)]
     pub zk: Option<String>,
-    /// ZooKeeper session timeout
+    /// ZooKeeper session timeout: a master cut off from ZooKeeper longer than this loses its
+    /// candidacy
     #[arg(long, default_value = "10secs", value_parser = fetch::<Duration>)]
     pub zk_session_timeout: Duration,
     /// How often the allocator makes offers
@@ -169,8 +174,10 @@ pub struct MasterFlags {
     /// Resource names left out of fair-share computations, comma separated
     #[arg(long)]
     pub fair_sharing_excluded_resource_names: Option<String>,
-    /// Share of agents that may be removed for failed health checks (deprecated)
-    #[arg(long, default_value = "1.0")]
+    /// After a failover, the largest share of the registry's agents (a percentage, e.g.
+    /// 50%) that may be removed for not reregistering within --agent_reregister_timeout;
+    /// above it the master refuses and exits
+    #[arg(long, default_value = "100%")]
     pub recovery_agent_removal_limit: String,
 }
 
@@ -190,6 +197,22 @@ pub struct RateLimit {
     pub duration: Duration,
 }
 
+/// Parses `--recovery_agent_removal_limit`: a percentage `N%` with N in [0, 100].
+fn parse_percentage(text: &str) -> Result<f64, FlagsError> {
+    let flag = "recovery_agent_removal_limit";
+    let Some(number) = text.trim().strip_suffix('%') else {
+        return Err(invalid(flag, format!("'{text}' is missing '%'")));
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| invalid(flag, format!("'{text}' is not a percentage")))?;
+    if !(0.0..=100.0).contains(&value) {
+        return Err(invalid(flag, format!("'{text}' must be within [0%-100%]")));
+    }
+    Ok(value / 100.0)
+}
+
 /// Where the registry is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegistryKind {
@@ -197,6 +220,8 @@ pub enum RegistryKind {
     InMemory,
     /// In a file under the work directory.
     File(PathBuf),
+    /// In ZooKeeper at this URL (`<--zk path>/registry`), shared by the masters.
+    ZooKeeper(ZkUrl),
 }
 
 /// One principal and secret of `--credentials`.
@@ -228,6 +253,12 @@ pub struct Settings {
     pub credentials: Vec<Credential>,
     /// `--fair_sharing_excluded_resource_names`.
     pub fairness_excluded: Option<Vec<String>>,
+    /// `--zk`: leader election through ZooKeeper.
+    pub zk: Option<ZkUrl>,
+    /// `--zk_session_timeout`.
+    pub zk_session_timeout: std::time::Duration,
+    /// `--recovery_agent_removal_limit` as a fraction in [0, 1].
+    pub recovery_agent_removal_limit: f64,
 }
 
 impl MasterFlags {
@@ -242,9 +273,32 @@ impl MasterFlags {
 
     /// Checks the values clap cannot check alone and gives them their types.
     pub fn validate(&self) -> Result<Settings, FlagsError> {
+        let zk = match self.zk.as_deref().map(str::trim) {
+            None => None,
+            Some(url) => Some(ZkUrl::parse(url).map_err(|e| invalid("zk", e.to_string()))?),
+        };
+        if zk.is_some() && self.registry == "replicated_log" {
+            match self.quorum {
+                None => {
+                    return Err(invalid(
+                        "quorum",
+                        "--quorum is needed with --zk and --registry=replicated_log",
+                    ));
+                }
+                Some(0) => return Err(invalid("quorum", "must be at least 1")),
+                Some(_) => {}
+            }
+        }
+        if self.zk_session_timeout <= Duration::ZERO {
+            return Err(invalid("zk_session_timeout", "must be positive"));
+        }
+        let recovery_agent_removal_limit = parse_percentage(&self.recovery_agent_removal_limit)?;
         let registry = match self.registry.as_str() {
             "in_memory" => RegistryKind::InMemory,
             "replicated_log" => match &self.work_dir {
+                Some(_) if zk.is_some() => {
+                    RegistryKind::ZooKeeper(zk.as_ref().expect("checked").join("registry"))
+                }
                 Some(dir) => RegistryKind::File(dir.join("registry")),
                 None => {
                     return Err(invalid(
@@ -330,6 +384,12 @@ impl MasterFlags {
             disabled_endpoints,
             credentials,
             fairness_excluded,
+            zk_session_timeout: self
+                .zk_session_timeout
+                .try_into()
+                .map_err(|_| invalid("zk_session_timeout", "out of range"))?,
+            zk,
+            recovery_agent_removal_limit,
         })
     }
 

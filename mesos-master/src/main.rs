@@ -49,16 +49,21 @@ fn main() -> anyhow::Result<()> {
         .try_build()
         .with_context(|| format!("cannot listen on {ip}:{}", flags.port))?;
     let master = Master::start(flags, runtime.handle()).context("cannot start the master")?;
-    if !master.recovered().get().unwrap_or(false) {
-        let why = master
-            .inspect(|m| m.recovery_failed.clone())
-            .get()
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| "unknown error".into());
-        anyhow::bail!("cannot recover the registry: {why}");
-    }
     tracing::info!(address = %runtime.address(), "mesos-master is serving");
-    master.wait().get().ok();
+    // Runs until the master stops acting as leader (lost leadership, registry failures): then
+    // it exits with failure, for a supervisor to restart it as a follower, as Mesos does.
+    let (done, stopped) = std::sync::mpsc::channel();
+    let lost = done.clone();
+    master.lost_leadership().on_ready(move |reason| {
+        let _ = lost.send(Some(reason.clone()));
+    });
+    master.wait().on_any(move |_| {
+        let _ = done.send(None);
+    });
+    if let Ok(Some(reason)) = stopped.recv() {
+        tracing::error!(%reason, "this master is no longer the leader; exiting");
+        eprintln!("mesos-master: exiting: {reason}");
+        std::process::exit(1);
+    }
     Ok(())
 }

@@ -6,7 +6,9 @@
 //! master): `/state` (= `/state.json`), `/state-summary`, `/frameworks`, `/slaves`, `/tasks`
 //! (`limit`, `offset`, `order`, `framework_id`, `task_id`), `/roles`, `/flags`, `/health`,
 //! `/redirect`, `/teardown`. Every JSON answer honours `?jsonp=` (the runtime wraps it).
-//! Until the registry is recovered the read-only endpoints answer `503`, as Mesos does.
+//! A master that does not lead redirects them (and `/teardown`) to the leader with `307`
+//! (`503` when no leader is known); until the registry is recovered they answer `503`, as
+//! Mesos does.
 //!
 //! The documents themselves are written by [`super::state_json`].
 
@@ -27,6 +29,9 @@ pub(crate) fn install(ctx: &mut Context<'_, MasterProcess>) {
         render: fn(&MasterProcess, &Request) -> Vec<u8>,
     ) {
         ctx.route(path, move |master: &mut MasterProcess, _ctx, request| {
+            if let Some(redirect) = master.not_leading(&request) {
+                return Future::ready(redirect);
+            }
             if !master.recovered {
                 return Future::ready(Response::service_unavailable(
                     "Master has not finished recovery",
@@ -71,7 +76,7 @@ pub(crate) fn install(ctx: &mut Context<'_, MasterProcess>) {
         Future::ready(Response::new(StatusCode::OK))
     });
     ctx.route("/redirect", |master: &mut MasterProcess, _ctx, request| {
-        Future::ready(redirect(master, &request))
+        Future::ready(master.redirect(&request))
     });
     ctx.route("/teardown", |master: &mut MasterProcess, _ctx, request| {
         Future::ready(teardown(master, &request))
@@ -83,23 +88,11 @@ pub(crate) fn install(ctx: &mut Context<'_, MasterProcess>) {
     install_metrics(&runtime, &ctx.pid());
 }
 
-/// `/master/redirect`: `307` to the leading master (this one: there is no election yet),
-/// as `//host:port`. Sub-paths are `404`.
-fn redirect(master: &MasterProcess, request: &Request) -> Response {
-    let path = request.path.trim_end_matches('/');
-    if !path.ends_with("/redirect") {
-        return Response::not_found();
-    }
-    let host = master
-        .info
-        .hostname
-        .clone()
-        .unwrap_or_else(|| master.upid.address().ip().to_string());
-    Response::temporary_redirect(&format!("//{host}:{}", master.info.port))
-}
-
 /// `/master/teardown`: POST with the form field `frameworkId`.
 fn teardown(master: &mut MasterProcess, request: &Request) -> Response {
+    if let Some(redirect) = master.not_leading(request) {
+        return redirect;
+    }
     if !master.recovered {
         return Response::service_unavailable("Master has not finished recovery");
     }
@@ -318,7 +311,7 @@ pub fn master_metric(master: &MasterProcess, name: &str) -> f64 {
             .now()
             .duration_since(master.start_time)
             .map_or(0.0, |d| d.as_secs_f64()),
-        "elected" => f64::from(u8::from(master.elected_time.is_some())),
+        "elected" => f64::from(u8::from(master.elected())),
         "slaves_connected" => count(state.agents.values().filter(|a| a.connected).count()),
         "slaves_disconnected" => count(state.agents.values().filter(|a| !a.connected).count()),
         "slaves_active" => count(state.agents.values().filter(|a| a.active).count()),

@@ -1,7 +1,8 @@
 //! `POST /api/v1` (upstream `Master::Http::api` in `src/master/http.cpp`): the v1 operator
 //! API of the master, in JSON or protobuf.
 //!
-//! Order of checks and answers: not recovered `503`; not POST `405`; no Content-Type `400`;
+//! Order of checks and answers: not leading `307` to the leader (`503` if none is known);
+//! not recovered `503`; not POST `405`; no Content-Type `400`;
 //! Content-Type not JSON or protobuf `415`; a body that does not parse `400`; a call that
 //! fails validation `400`; Accept allowing neither encoding `406` (consulted for every call);
 //! then the call. Read calls answer `200` with a `mesos.v1.master.Response` in the accepted
@@ -69,6 +70,9 @@ pub fn validate_call(call: &v1::master::Call) -> Result<CallType, String> {
 
 fn handle(master: &mut MasterProcess, request: Request) -> Future<Response> {
     let ready = Future::ready;
+    if let Some(redirect) = master.not_leading(&request) {
+        return ready(redirect);
+    }
     if !master.recovered {
         return ready(Response::service_unavailable(
             "Master has not finished recovery",

@@ -1,7 +1,8 @@
 //! `POST /api/v1/scheduler` (upstream `Master::Http::scheduler` in `src/master/http.cpp`),
 //! served on the master process.
 //!
-//! Order of checks and answers: not recovered `503`; not POST `405`; no Content-Type `400`;
+//! Order of checks and answers: not leading `307` to the leader (`503` if none is known);
+//! not recovered `503`; not POST `405`; no Content-Type `400`;
 //! Content-Type not JSON or protobuf `415`; a body that does not parse `400`; a call that
 //! fails validation `400`; then SUBSCRIBE: Accept negotiation `406`, a `Mesos-Stream-Id`
 //! header `400`, otherwise `200` and the event stream. Other calls: unknown framework
@@ -184,6 +185,9 @@ pub fn validate_call(call: &v0::scheduler::Call) -> Result<(), String> {
 }
 
 fn handle(master: &mut MasterProcess, request: Request) -> Response {
+    if let Some(redirect) = master.not_leading(&request) {
+        return redirect;
+    }
     if !master.recovered {
         return Response::service_unavailable("Master has not finished recovery");
     }

@@ -747,10 +747,11 @@ pub fn state(master: &MasterProcess) -> Vec<u8> {
         w.key("domain");
         w.raw(&mesos_core::json::to_string(domain));
     }
-    // A single master is its own leader.
-    w.field_str("leader", &master.upid.to_string());
-    w.key("leader_info");
-    write_master_info(&mut w, &master.info);
+    if let Some(leader) = &master.leader {
+        w.field_str("leader", leader.pid.as_deref().unwrap_or(""));
+        w.key("leader_info");
+        write_master_info(&mut w, leader);
+    }
     if let Some(cluster) = &master.flags.cluster {
         w.field_str("cluster", cluster);
     }

@@ -22,8 +22,11 @@
 //! is recovered (`recovered`); until then the scheduler API answers `503`.
 
 pub mod agents;
+pub mod contender;
+pub mod detector;
 pub mod frameworks;
 pub mod heartbeater;
+pub mod leadership;
 pub mod metrics;
 pub mod observer;
 pub mod offers;
@@ -48,7 +51,9 @@ use tracing::{error, info};
 
 use crate::allocator::{self, Allocator, HierarchicalAllocator};
 use crate::flags::{MasterFlags, RegistryKind, Settings};
-use crate::registrar::{FileStorage, InMemoryStorage, Registrar, Storage};
+use crate::registrar::{FileStorage, InMemoryStorage, Registrar, Storage, ZooKeeperStorage};
+use contender::{MasterContender, StandaloneMasterContender};
+use detector::{MasterDetector, StandaloneMasterDetector};
 pub use state::{
     AgentId, Capabilities, Connection, ExecutorId, FrameworkId, MasterState, OfferId, TaskId,
 };
@@ -88,11 +93,60 @@ impl Default for Options {
 }
 
 /// The master's handle: clone freely.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Master {
     pid: Pid<MasterProcess>,
     registrar: Registrar,
     allocator: HierarchicalAllocator,
+    lost_leadership: Future<String>,
+    contender: Arc<dyn MasterContender>,
+}
+
+impl std::fmt::Debug for Master {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Master")
+            .field("pid", &self.pid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a master takes part in leader election: its contender and its detector.
+#[derive(Clone)]
+pub struct Election {
+    /// Enters this master in the race.
+    pub contender: Arc<dyn MasterContender>,
+    /// Names the leader.
+    pub detector: Arc<dyn MasterDetector>,
+}
+
+impl std::fmt::Debug for Election {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Election").finish_non_exhaustive()
+    }
+}
+
+impl Election {
+    /// A lone master: it contends alone and the detector names it at once.
+    pub fn standalone(info: &v0::MasterInfo) -> Election {
+        Election {
+            contender: Arc::new(StandaloneMasterContender::new()),
+            detector: Arc::new(StandaloneMasterDetector::with_leader(info.clone())),
+        }
+    }
+
+    /// Through the ZooKeeper group at `url` (`--zk`).
+    pub fn zookeeper(url: &mesos_zookeeper::ZkUrl, session_timeout: Duration) -> Election {
+        Election {
+            contender: Arc::new(contender::ZooKeeperMasterContender::new(
+                url.clone(),
+                session_timeout,
+            )),
+            detector: Arc::new(detector::ZooKeeperMasterDetector::new(
+                url.clone(),
+                session_timeout,
+            )),
+        }
+    }
 }
 
 impl Master {
@@ -108,27 +162,34 @@ impl Master {
         options: Options,
         runtime: &Handle,
     ) -> Result<Master, StartError> {
+        Master::start_elected_by(flags, options, runtime, None)
+    }
+
+    /// As [`Master::start_with`], with the contender and detector to use (`None`: from the
+    /// flags: ZooKeeper with `--zk`, else standalone, the master electing itself at once).
+    pub fn start_elected_by(
+        flags: MasterFlags,
+        options: Options,
+        runtime: &Handle,
+        election: Option<Election>,
+    ) -> Result<Master, StartError> {
         let settings = flags.validate()?;
+        let info = Master::info_for(&flags, runtime);
         let storage: Box<dyn Storage> = match &settings.registry {
             RegistryKind::InMemory => Box::new(InMemoryStorage::default()),
             RegistryKind::File(path) => Box::new(FileStorage::new(path.clone())),
+            RegistryKind::ZooKeeper(url) => Box::new(ZooKeeperStorage::new(
+                url.clone(),
+                settings.zk_session_timeout,
+            )),
         };
+        let election = election.unwrap_or_else(|| match &settings.zk {
+            Some(url) => Election::zookeeper(url, settings.zk_session_timeout),
+            None => Election::standalone(&info),
+        });
         let registrar = Registrar::spawn(runtime, storage);
         let hierarchical = HierarchicalAllocator::spawn(runtime);
         let allocator: Arc<dyn Allocator> = Arc::new(hierarchical.clone());
-
-        let address = runtime.address();
-        let ip = flags.advertise_ip.unwrap_or_else(|| {
-            flags.ip.unwrap_or(if address.ip().is_unspecified() {
-                IpAddr::V4(Ipv4Addr::LOCALHOST)
-            } else {
-                address.ip()
-            })
-        });
-        let port = flags.advertise_port.unwrap_or(address.port());
-        let hostname = flags.hostname.clone().unwrap_or_else(|| ip.to_string());
-        let master_id = stout::uuid::Uuid::random().to_string();
-        let info = master_info(&master_id, SocketAddr::new(ip, port), &hostname);
 
         if !settings.disabled_endpoints.is_empty() {
             runtime.set_firewall(vec![Arc::new(DisabledEndpoints::new(
@@ -151,7 +212,16 @@ impl Master {
         }
 
         let now = runtime.clock().now();
+        let lost_leadership = Promise::new();
+        let lost_leadership_future = lost_leadership.future();
+        let contender = election.contender.clone();
         let process = MasterProcess {
+            contender: election.contender,
+            detector: election.detector,
+            leader: None,
+            lost_leadership,
+            lost_leadership_reason: None,
+            registry_agents: 0,
             state: MasterState::default(),
             flags,
             settings,
@@ -185,7 +255,35 @@ impl Master {
             pid,
             registrar,
             allocator: hierarchical,
+            lost_leadership: lost_leadership_future,
+            contender,
         })
+    }
+
+    /// Ready, with the reason, once this master stopped acting as leader for good: it lost
+    /// its candidacy or the detector named another master after it led, its registry was
+    /// written by another master, recovery failed, or too many agents failed to come back
+    /// after a failover. The binary exits with failure then; a master that never led and
+    /// keeps waiting does not complete it.
+    pub fn lost_leadership(&self) -> Future<String> {
+        self.lost_leadership.clone()
+    }
+
+    /// The `MasterInfo` a master started with `flags` on `runtime` announces (a new id each
+    /// call): the advertised address, else the listening one (`127.0.0.1` for `0.0.0.0`).
+    pub fn info_for(flags: &MasterFlags, runtime: &Handle) -> v0::MasterInfo {
+        let address = runtime.address();
+        let ip = flags.advertise_ip.unwrap_or_else(|| {
+            flags.ip.unwrap_or(if address.ip().is_unspecified() {
+                IpAddr::V4(Ipv4Addr::LOCALHOST)
+            } else {
+                address.ip()
+            })
+        });
+        let port = flags.advertise_port.unwrap_or(address.port());
+        let hostname = flags.hostname.clone().unwrap_or_else(|| ip.to_string());
+        let master_id = stout::uuid::Uuid::random().to_string();
+        master_info(&master_id, SocketAddr::new(ip, port), &hostname)
     }
 
     /// The master process.
@@ -214,6 +312,8 @@ impl Master {
 
     /// Stops the master and the processes it started.
     pub fn stop(&self) {
+        // Leave the race first, so that another master is elected at once.
+        self.contender.withdraw();
         libprocess::terminate(&self.pid);
         self.registrar.terminate();
         self.allocator.terminate();
@@ -302,6 +402,15 @@ pub struct MasterProcess {
     pub recovery_failed: Option<String>,
     /// Open operator event streams.
     pub operator_events: operator_events::OperatorEvents,
+    contender: Arc<dyn MasterContender>,
+    detector: Arc<dyn MasterDetector>,
+    /// The leading master as last detected (this one when it leads).
+    pub leader: Option<v0::MasterInfo>,
+    lost_leadership: Promise<String>,
+    /// Why this master stepped down, once it did.
+    pub lost_leadership_reason: Option<String>,
+    /// Agents in the registry when it was recovered.
+    registry_agents: usize,
 }
 
 impl std::fmt::Debug for MasterProcess {
@@ -323,32 +432,44 @@ impl Process for MasterProcess {
 
         ctx.install_protobuf(
             |m: &mut MasterProcess, _ctx, from, msg: internal::RegisterSlaveMessage| {
-                m.register_agent(from, msg)
+                if m.leading_or_drop(&from, "RegisterSlaveMessage") {
+                    m.register_agent(from, msg)
+                }
             },
         );
         ctx.install_protobuf(
             |m: &mut MasterProcess, _ctx, from, msg: internal::ReregisterSlaveMessage| {
-                m.reregister_agent(from, msg)
+                if m.leading_or_drop(&from, "ReregisterSlaveMessage") {
+                    m.reregister_agent(from, msg)
+                }
             },
         );
         ctx.install_protobuf(
             |m: &mut MasterProcess, _ctx, from, msg: internal::UnregisterSlaveMessage| {
-                m.unregister_agent(from, msg)
+                if m.leading_or_drop(&from, "UnregisterSlaveMessage") {
+                    m.unregister_agent(from, msg)
+                }
             },
         );
         ctx.install_protobuf(
             |m: &mut MasterProcess, _ctx, from, msg: internal::StatusUpdateMessage| {
-                m.status_update(from, msg)
+                if m.leading_or_drop(&from, "StatusUpdateMessage") {
+                    m.status_update(from, msg)
+                }
             },
         );
         ctx.install_protobuf(
             |m: &mut MasterProcess, _ctx, from, msg: internal::ExitedExecutorMessage| {
-                m.exited_executor(from, msg)
+                if m.leading_or_drop(&from, "ExitedExecutorMessage") {
+                    m.exited_executor(from, msg)
+                }
             },
         );
         ctx.install_protobuf(
             |m: &mut MasterProcess, _ctx, from, msg: internal::ExecutorToFrameworkMessage| {
-                m.executor_message(from, msg)
+                if m.leading_or_drop(&from, "ExecutorToFrameworkMessage") {
+                    m.executor_message(from, msg)
+                }
             },
         );
         crate::http::scheduler::install(ctx);
@@ -382,16 +503,8 @@ impl Process for MasterProcess {
             Box::new(|_, _| {}),
         );
 
-        let registry = self.registrar.recover(self.info.clone());
-        registry.on_any(move |result| {
-            let outcome = match result.get() {
-                Ok(registry) => Ok(registry),
-                Err(e) => Err(e.to_string()),
-            };
-            libprocess::dispatch(&me, move |m: &mut MasterProcess| {
-                m.recovered_registry(outcome)
-            });
-        });
+        // Contend and detect; the registry is recovered once this master is elected.
+        self.start_election();
     }
 
     fn exited(&mut self, _ctx: &mut Context<'_, Self>, pid: &Upid) {
@@ -467,10 +580,12 @@ impl MasterProcess {
             Ok(registry) => registry,
             Err(message) => {
                 error!(%message, "master cannot recover its registry; it will not serve");
-                self.recovery_failed = Some(message);
                 for waiter in self.recovery_waiters.drain(..) {
                     waiter.set(false);
                 }
+                let reason = format!("cannot recover the registry: {message}");
+                self.recovery_failed = Some(message);
+                self.step_down(reason);
                 return;
             }
         };
@@ -513,8 +628,10 @@ impl MasterProcess {
         if !weights.is_empty() {
             self.allocator.update_weights(weights);
         }
+        if !self.elected() {
+            return;
+        }
         self.recovered = true;
-        self.elected_time = Some(self.now());
         for waiter in self.recovery_waiters.drain(..) {
             waiter.set(true);
         }
@@ -522,16 +639,7 @@ impl MasterProcess {
             recovered_agents = self.state.recovered_agents.len(),
             "master recovered; agents have {} to reregister", self.flags.agent_reregister_timeout
         );
-        if !self.state.recovered_agents.is_empty() {
-            let timeout: Duration = self
-                .flags
-                .agent_reregister_timeout
-                .try_into()
-                .unwrap_or(Duration::from_secs(600));
-            libprocess::delay(timeout, &self.pid(), |m: &mut MasterProcess| {
-                m.agent_reregister_timeout()
-            });
-        }
+        self.schedule_recovered_agents_timeout();
     }
 
     pub(crate) fn new_framework_id(&mut self) -> FrameworkId {

@@ -11,6 +11,7 @@
 //! order they were applied. Invariant: the registry in memory is always what is stored.
 
 mod storage;
+mod zookeeper;
 
 use std::collections::VecDeque;
 
@@ -21,7 +22,8 @@ use mesos_core::registry::{
 use mesos_core::v0;
 use tracing::{debug, error, info};
 
-pub use storage::{FileStorage, InMemoryStorage, Storage, StorageError};
+pub use storage::{FileStorage, InMemoryStorage, Storage, StorageError, StorageFuture};
+pub use zookeeper::ZooKeeperStorage;
 
 /// A change to the registry.
 #[derive(Debug, Clone)]
@@ -155,19 +157,28 @@ impl Operation {
 #[derive(Clone, Debug)]
 pub struct Registrar {
     pid: Pid<RegistrarProcess>,
+    fenced: Future<String>,
 }
 
 impl Registrar {
     /// Spawns a registrar keeping the registry in `storage`.
     pub fn spawn(runtime: &Handle, storage: Box<dyn Storage>) -> Registrar {
+        let fenced = Promise::new();
+        let future = fenced.future();
         let pid = runtime.spawn(RegistrarProcess {
             storage,
             registry: None,
             pending: VecDeque::new(),
             update_scheduled: false,
+            storing: false,
+            fenced,
+            fenced_reason: None,
             me: None,
         });
-        Registrar { pid }
+        Registrar {
+            pid,
+            fenced: future,
+        }
     }
 
     /// Reads the stored registry, records `master` in it and stores it back. Fails if the
@@ -186,11 +197,20 @@ impl Registrar {
         libprocess::call(&self.pid, |p: &mut RegistrarProcess| p.registry.clone())
     }
 
+    /// Ready (with the reason) once the storage refused a write because another writer
+    /// stored since this registrar read: from then on every operation fails and nothing is
+    /// written again. The master steps down when it fires.
+    pub fn fenced(&self) -> Future<String> {
+        self.fenced.clone()
+    }
+
     /// Terminates the registrar.
     pub fn terminate(&self) {
         libprocess::terminate(&self.pid);
     }
 }
+
+type Batch = Vec<(Operation, Promise<bool>)>;
 
 struct RegistrarProcess {
     storage: Box<dyn Storage>,
@@ -198,6 +218,11 @@ struct RegistrarProcess {
     registry: Option<Registry>,
     pending: VecDeque<(Operation, Promise<bool>)>,
     update_scheduled: bool,
+    /// A store is in flight (one at a time).
+    storing: bool,
+    fenced: Promise<String>,
+    /// Set once a write was refused as stale: everything fails from then on.
+    fenced_reason: Option<String>,
     me: Option<Pid<RegistrarProcess>>,
 }
 
@@ -214,28 +239,90 @@ impl Process for RegistrarProcess {
 }
 
 impl RegistrarProcess {
+    fn me(&self) -> Pid<RegistrarProcess> {
+        self.me.clone().expect("the registrar is initialized")
+    }
+
+    /// Remembers that the storage was taken over by another writer.
+    fn fence(&mut self, error: &StorageError) {
+        if error.is_conflict() && self.fenced_reason.is_none() {
+            let reason = error.to_string();
+            error!(%reason, "the registry was written by another master; this registrar stops");
+            self.fenced_reason = Some(reason.clone());
+            self.fenced.set(reason);
+            for (_, promise) in self.pending.drain(..) {
+                promise.fail("registrar fenced: another master wrote the registry");
+            }
+        }
+    }
+
     fn recover(&mut self, master: v0::MasterInfo) -> Future<Registry> {
-        let mut registry = match self.storage.fetch() {
-            Ok(registry) => registry.unwrap_or_default(),
-            Err(err) => {
+        if let Some(reason) = &self.fenced_reason {
+            return Future::failed(format!("failed to recover registry: {reason}"));
+        }
+        let promise = Promise::new();
+        let future = promise.future();
+        let me = self.me();
+        self.storage.fetch().on_any(move |fetched| {
+            dispatch(&me, move |p: &mut RegistrarProcess| {
+                p.fetched(master, fetched, promise)
+            });
+        });
+        future
+    }
+
+    fn fetched(
+        &mut self,
+        master: v0::MasterInfo,
+        fetched: Future<Result<Option<Registry>, StorageError>>,
+        promise: Promise<Registry>,
+    ) {
+        let mut registry = match fetched.get() {
+            Ok(Ok(registry)) => registry.unwrap_or_default(),
+            Ok(Err(err)) => {
                 error!(%err, "failed to recover the registry");
-                return Future::failed(format!("failed to recover registry: {err}"));
+                promise.fail(format!("failed to recover registry: {err}"));
+                return;
+            }
+            Err(err) => {
+                promise.fail(format!("failed to recover registry: {err}"));
+                return;
             }
         };
         registry.master = Some(registry::Master { info: master });
-        if let Err(err) = self.storage.store(&registry) {
-            return Future::failed(format!("failed to store registry: {err}"));
-        }
-        let agents = registry.slaves.as_ref().map_or(0, |s| s.slaves.len());
-        info!(agents, "recovered the registry");
-        self.registry = Some(registry.clone());
-        if !self.pending.is_empty() {
-            self.schedule_update();
-        }
-        Future::ready(registry)
+        let me = self.me();
+        self.storing = true;
+        let stored = self.storage.store(&registry);
+        stored.on_any(move |stored| {
+            dispatch(&me, move |p: &mut RegistrarProcess| {
+                p.storing = false;
+                let error = match stored.get() {
+                    Ok(Ok(())) => None,
+                    Ok(Err(err)) => {
+                        p.fence(&err);
+                        Some(err.to_string())
+                    }
+                    Err(err) => Some(err.to_string()),
+                };
+                if let Some(err) = error {
+                    promise.fail(format!("failed to store registry: {err}"));
+                    return;
+                }
+                let agents = registry.slaves.as_ref().map_or(0, |s| s.slaves.len());
+                info!(agents, "recovered the registry");
+                p.registry = Some(registry.clone());
+                if !p.pending.is_empty() {
+                    p.schedule_update();
+                }
+                promise.set(registry);
+            });
+        });
     }
 
     fn apply(&mut self, operation: Operation) -> Future<bool> {
+        if self.fenced_reason.is_some() {
+            return Future::failed("registrar fenced: another master wrote the registry");
+        }
         let promise = Promise::new();
         let future = promise.future();
         self.pending.push_back((operation, promise));
@@ -247,7 +334,7 @@ impl RegistrarProcess {
 
     /// Runs the update after the events already queued, so that they join the batch.
     fn schedule_update(&mut self) {
-        if !self.update_scheduled {
+        if !self.update_scheduled && !self.storing {
             self.update_scheduled = true;
             if let Some(pid) = &self.me {
                 dispatch(pid, |p: &mut RegistrarProcess| p.update());
@@ -259,25 +346,64 @@ impl RegistrarProcess {
 
     fn update(&mut self) {
         self.update_scheduled = false;
+        if self.storing || self.pending.is_empty() {
+            return;
+        }
         let Some(current) = &self.registry else {
             return;
         };
         let mut next = current.clone();
-        let batch: Vec<_> = self.pending.drain(..).collect();
+        let batch: Batch = self.pending.drain(..).collect();
         let results: Vec<_> = batch
             .iter()
             .map(|(operation, _)| operation.apply(&mut next))
             .collect();
         let changed = results.iter().any(|r| matches!(r, Ok(true)));
-        if changed && let Err(err) = self.storage.store(&next) {
+        if !changed {
+            self.answer(batch, results);
+            return;
+        }
+        self.storing = true;
+        let me = self.me();
+        self.storage.store(&next).on_any(move |stored| {
+            dispatch(&me, move |p: &mut RegistrarProcess| {
+                p.stored(batch, results, next, stored)
+            });
+        });
+    }
+
+    fn stored(
+        &mut self,
+        batch: Batch,
+        results: Vec<Result<bool, String>>,
+        next: Registry,
+        stored: Future<Result<(), StorageError>>,
+    ) {
+        self.storing = false;
+        let error = match stored.get() {
+            Ok(Ok(())) => None,
+            Ok(Err(err)) => {
+                self.fence(&err);
+                Some(err.to_string())
+            }
+            Err(err) => Some(err.to_string()),
+        };
+        if let Some(err) = error {
             error!(%err, "failed to store the registry");
             for (_, promise) in batch {
                 promise.fail(format!("failed to update registry: {err}"));
             }
-            return;
+        } else {
+            self.registry = Some(next);
+            self.answer(batch, results);
         }
+        if !self.pending.is_empty() {
+            self.schedule_update();
+        }
+    }
+
+    fn answer(&mut self, batch: Batch, results: Vec<Result<bool, String>>) {
         debug!(operations = batch.len(), "registry updated");
-        self.registry = Some(next);
         for ((_, promise), result) in batch.into_iter().zip(results) {
             match result {
                 Ok(applied) => promise.set(applied),
@@ -304,16 +430,16 @@ mod tests {
     }
 
     impl Storage for Counting {
-        fn fetch(&mut self) -> Result<Option<Registry>, StorageError> {
+        fn fetch(&mut self) -> StorageFuture<Option<Registry>> {
             self.inner.fetch()
         }
 
-        fn store(&mut self, registry: &Registry) -> Result<(), StorageError> {
+        fn store(&mut self, registry: &Registry) -> StorageFuture<()> {
             if self.fail {
-                return Err(StorageError::Corrupt {
+                return Future::ready(Err(StorageError::Corrupt {
                     path: "test".into(),
                     reason: "disk on fire".into(),
-                });
+                }));
             }
             self.stores.fetch_add(1, Ordering::SeqCst);
             self.inner.store(registry)

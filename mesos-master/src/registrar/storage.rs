@@ -1,5 +1,7 @@
 //! Where the registry is kept: the [`Storage`] trait, a [`FileStorage`] in the master's work
-//! directory (the default for a single master) and an [`InMemoryStorage`].
+//! directory (the default for a single master) and an [`InMemoryStorage`]. Storage is
+//! asynchronous (answers are [`Future`]s) so that a remote store (ZooKeeper, for several
+//! masters) never blocks a worker; the local ones answer at once.
 //!
 //! The file holds a small header (magic, length, FNV-1a checksum) and the encoded `Registry`.
 //! It is replaced atomically: a temporary file is written and synced, renamed over the old
@@ -9,7 +11,9 @@
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use libprocess::Future;
 use mesos_core::registry::Registry;
 use prost::Message;
 use thiserror::Error;
@@ -18,7 +22,7 @@ const MAGIC: &[u8; 8] = b"MESOSREG";
 const HEADER: usize = 8 + 8 + 8;
 
 /// Why the registry could not be read or written.
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 #[non_exhaustive]
 pub enum StorageError {
     /// Reading or writing the file failed.
@@ -28,7 +32,7 @@ pub enum StorageError {
         path: PathBuf,
         /// The cause.
         #[source]
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
     /// The file does not hold a whole registry.
     #[error("registry file {path} is corrupt: {reason}")]
@@ -38,14 +42,32 @@ pub enum StorageError {
         /// What is wrong with it.
         reason: String,
     },
+    /// Someone else (another master) stored a registry since this one was read: the write
+    /// was refused and this copy of the registry is stale for good.
+    #[error("registry write refused: {0}")]
+    Conflict(String),
+    /// The store could not be reached or failed.
+    #[error("registry store unavailable: {0}")]
+    Unavailable(String),
 }
 
+impl StorageError {
+    /// Whether another writer took over the registry (a fenced, stale writer).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StorageError::Conflict(_))
+    }
+}
+
+/// The answer of a [`Storage`] call.
+pub type StorageFuture<T> = Future<Result<T, StorageError>>;
+
 /// Keeps the registry (upstream `mesos::state::Storage` under the registrar).
+/// The registrar makes one call at a time (it waits for each answer before the next).
 pub trait Storage: Send + 'static {
     /// The stored registry, `None` if none was ever stored.
-    fn fetch(&mut self) -> Result<Option<Registry>, StorageError>;
+    fn fetch(&mut self) -> StorageFuture<Option<Registry>>;
     /// Replaces the stored registry.
-    fn store(&mut self, registry: &Registry) -> Result<(), StorageError>;
+    fn store(&mut self, registry: &Registry) -> StorageFuture<()>;
 }
 
 /// A registry kept in memory (`--registry=in_memory`): lost with the master.
@@ -55,13 +77,13 @@ pub struct InMemoryStorage {
 }
 
 impl Storage for InMemoryStorage {
-    fn fetch(&mut self) -> Result<Option<Registry>, StorageError> {
-        Ok(self.registry.clone())
+    fn fetch(&mut self) -> StorageFuture<Option<Registry>> {
+        Future::ready(Ok(self.registry.clone()))
     }
 
-    fn store(&mut self, registry: &Registry) -> Result<(), StorageError> {
+    fn store(&mut self, registry: &Registry) -> StorageFuture<()> {
         self.registry = Some(registry.clone());
-        Ok(())
+        Future::ready(Ok(()))
     }
 }
 
@@ -85,7 +107,7 @@ impl FileStorage {
     fn io(&self, source: std::io::Error) -> StorageError {
         StorageError::Io {
             path: self.path.clone(),
-            source,
+            source: Arc::new(source),
         }
     }
 
@@ -108,7 +130,18 @@ fn checksum(data: &[u8]) -> u64 {
 }
 
 impl Storage for FileStorage {
-    fn fetch(&mut self) -> Result<Option<Registry>, StorageError> {
+    fn fetch(&mut self) -> StorageFuture<Option<Registry>> {
+        Future::ready(self.fetch_now())
+    }
+
+    fn store(&mut self, registry: &Registry) -> StorageFuture<()> {
+        Future::ready(self.store_now(registry))
+    }
+}
+
+impl FileStorage {
+    /// Reads the file now.
+    pub fn fetch_now(&self) -> Result<Option<Registry>, StorageError> {
         let data = match fs::read(&self.path) {
             Ok(data) => data,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -134,7 +167,8 @@ impl Storage for FileStorage {
             .map_err(|error| self.corrupt(error.to_string()))
     }
 
-    fn store(&mut self, registry: &Registry) -> Result<(), StorageError> {
+    /// Replaces the file now.
+    pub fn store_now(&self, registry: &Registry) -> Result<(), StorageError> {
         let dir = self
             .path
             .parent()
@@ -185,16 +219,16 @@ mod tests {
     fn stores_and_fetches_atomically() {
         let dir = std::env::temp_dir().join(format!("registry-test-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
-        let mut storage = FileStorage::new(dir.join("registry"));
-        assert_eq!(storage.fetch().unwrap(), None);
-        storage.store(&registry()).unwrap();
-        assert_eq!(storage.fetch().unwrap(), Some(registry()));
+        let storage = FileStorage::new(dir.join("registry"));
+        assert_eq!(storage.fetch_now().unwrap(), None);
+        storage.store_now(&registry()).unwrap();
+        assert_eq!(storage.fetch_now().unwrap(), Some(registry()));
         assert!(!dir.join("registry.tmp").exists());
 
         // A torn file is an error, not an empty registry.
         let data = fs::read(dir.join("registry")).unwrap();
         fs::write(dir.join("registry"), &data[..data.len() - 1]).unwrap();
-        let error = storage.fetch().unwrap_err().to_string();
+        let error = storage.fetch_now().unwrap_err().to_string();
         assert!(error.contains("corrupt"), "{error}");
         // So is a flipped byte.
         let mut flipped = data.clone();
@@ -202,13 +236,13 @@ mod tests {
         fs::write(dir.join("registry"), &flipped).unwrap();
         assert!(
             storage
-                .fetch()
+                .fetch_now()
                 .unwrap_err()
                 .to_string()
                 .contains("checksum")
         );
         fs::write(dir.join("registry"), b"garbage").unwrap();
-        assert!(storage.fetch().is_err());
+        assert!(storage.fetch_now().is_err());
         let _ = fs::remove_dir_all(&dir);
     }
 }
