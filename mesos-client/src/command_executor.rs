@@ -182,7 +182,14 @@ where
             return 1;
         }
     };
-    let runtime = libprocess::Runtime::new();
+    // One task, a handful of events: one worker thread is plenty, and starting CPUs+1 of
+    // them (after reading the cgroup's CPU quota to count the CPUs) is a measurable part of
+    // every task's start. `LIBPROCESS_NUM_WORKER_THREADS` still decides when set.
+    let runtime = if std::env::var_os("LIBPROCESS_NUM_WORKER_THREADS").is_some() {
+        libprocess::Runtime::new()
+    } else {
+        libprocess::Runtime::builder().workers(1).build()
+    };
     let executor = CommandExecutor::spawn(runtime.handle(), config, flags);
     let _ = executor.wait().get();
     0

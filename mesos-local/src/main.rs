@@ -1,7 +1,8 @@
 //! `mesos-local`: a master and N agents in this process, until Ctrl-C.
 //!
-//! The same binary is the agents' command executor: started as `mesos-executor` (the agents'
-//! `--launcher_dir` holds a link of that name to it), it runs one task, so a plain
+//! The agents' command executor is the `mesos-executor` binary next to this one when it is
+//! there (`cargo build` builds both), else this same binary: started as `mesos-executor` (the
+//! agents' `--launcher_dir` holds a link of that name to it), it runs one task, so a plain
 //! `cargo run --bin mesos-local` has everything a task needs.
 
 use std::process::ExitCode;
@@ -35,7 +36,9 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    flags.executor = std::env::current_exe().ok();
+    flags.executor = std::env::current_exe()
+        .ok()
+        .map(|exe| mesos_local::default_executor(&exe));
 
     let cluster = match Cluster::launch(&flags) {
         Ok(cluster) => cluster,

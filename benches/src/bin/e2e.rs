@@ -2,14 +2,15 @@
 //! tasks on an in-process `mesos_local::Cluster`, through real HTTP, real agents and one
 //! command executor process per task.
 //!
-//! `cargo build --release -p mesos-local && cargo run --release -p benches --bin e2e -- [--json]`
+//! `cargo build --release -p mesos-local -p mesos-agent --bins && cargo run --release -p benches --bin e2e -- [--json]`
 //!
 //! Each run starts a fresh cluster (a master and `--agents` agents, default 4, each offering
 //! `cpus:64;mem:65536;disk:65536`, so that the whole load fits at once) in a fresh work
 //! directory, with the master's `--allocation_interval` set to `--allocation-interval`
 //! (default 50ms: what an accepted offer leaves unused comes back that soon). The command
-//! executor is the `mesos-local` binary found next to this one (it runs as `mesos-executor`
-//! when linked under that name). A framework (JSON over `/api/v1/scheduler`) then answers
+//! executor is the one `mesos-local` itself would use: the `mesos-executor` binary next to
+//! this one, else the `mesos-local` binary (it runs as `mesos-executor` when linked under
+//! that name). A framework (JSON over `/api/v1/scheduler`) then answers
 //! each offer with one `ACCEPT` launching as many tasks as fit (each `cpus:0.01;mem:1`,
 //! command `true`), at most `--per-offer` (default 25) per offer and at most
 //! `--max-in-flight` (default 40) launched and not yet finished (offers are held meanwhile),
@@ -67,7 +68,8 @@ usage: e2e [--json] [--runs N] [--tasks N] [--agents N] [--per-offer N] [--max-i
   --only a,b              report only these figures (tasks, running-p50, running-p99,
                           finished-p50)
 
-Needs the mesos-local binary next to this one: cargo build --release -p mesos-local";
+Needs the mesos-local binary (and, used when there, mesos-executor) next to this one:
+cargo build --release -p mesos-local -p mesos-agent --bins";
 
 struct Settings {
     tasks: usize,
@@ -293,17 +295,20 @@ fn drive(cluster: &Cluster, settings: &Settings) -> anyhow::Result<RunResult> {
     })
 }
 
-/// The `mesos-local` binary next to this one.
+/// The command executor `mesos-local` would use, found next to this binary: the dedicated
+/// `mesos-executor` binary when it is there, else `mesos-local` itself
+/// ([`mesos_local::default_executor`]).
 fn find_executor() -> anyhow::Result<PathBuf> {
     let me = std::env::current_exe().context("finding this binary")?;
     let dir = me.parent().unwrap_or(Path::new("."));
     let candidate = dir.join("mesos-local");
     if candidate.is_file() {
-        return Ok(candidate);
+        return Ok(mesos_local::default_executor(&candidate));
     }
     bail!(
         "no mesos-local binary at {} (the command executor of the cluster): build it with \
-         `cargo build --release -p mesos-local` (same target directory) first",
+         `cargo build --release -p mesos-local -p mesos-agent --bins` (same target directory) \
+         first",
         candidate.display()
     )
 }
