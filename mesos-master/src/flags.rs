@@ -723,4 +723,64 @@ mod tests {
         assert!(err.contains("in_memory"), "{err}");
         assert!(parse("--no_such_flag=1").is_err());
     }
+
+    #[test]
+    fn high_availability_flags() {
+        let check = |args: &[&str]| {
+            let mut all = vec!["mesos-master", "--work_dir=/tmp/x"];
+            all.extend_from_slice(args);
+            MasterFlags::try_parse_args(all)
+                .map_err(|e| e.to_string())?
+                .validate()
+                .map_err(|e| e.to_string())
+        };
+        let settings = check(&["--zk=zk://127.0.0.1:2181/mesos", "--quorum=1"]).unwrap();
+        assert_eq!(settings.zk.as_ref().unwrap().path(), "/mesos");
+        assert_eq!(
+            settings.zk_session_timeout,
+            std::time::Duration::from_secs(10)
+        );
+        assert_eq!(settings.recovery_agent_removal_limit, 1.0);
+        match &settings.registry {
+            RegistryKind::ZooKeeper(url) => assert_eq!(url.path(), "/mesos/registry"),
+            other => panic!("{other:?}"),
+        }
+        // Without --zk the registry is the file.
+        assert!(matches!(
+            check(&[]).unwrap().registry,
+            RegistryKind::File(_)
+        ));
+        let err = check(&["--zk=zk://127.0.0.1:2181/mesos"]).unwrap_err();
+        assert!(err.contains("--quorum"), "{err}");
+        assert!(check(&["--zk=zk://h:1/m", "--quorum=0"]).is_err());
+        // in_memory needs no quorum.
+        assert!(check(&["--zk=zk://h:1/m", "--registry=in_memory"]).is_ok());
+        for bad in ["--zk=http://h:1/m", "--zk=zk://h:1", "--zk=zk:///m"] {
+            let err = check(&[bad, "--quorum=1"]).unwrap_err();
+            assert!(err.contains("--zk"), "{bad}: {err}");
+        }
+        let file = std::env::temp_dir().join(format!("zk-flag-{}", std::process::id()));
+        std::fs::write(&file, "zk://10.0.0.1:2181,10.0.0.2:2181/mesos\n").unwrap();
+        let settings = check(&[&format!("--zk=file://{}", file.display()), "--quorum=2"]).unwrap();
+        assert_eq!(
+            settings.zk.unwrap().servers(),
+            "10.0.0.1:2181,10.0.0.2:2181"
+        );
+        let _ = std::fs::remove_file(&file);
+        let settings = check(&[
+            "--recovery_agent_removal_limit=25%",
+            "--zk_session_timeout=2secs",
+        ])
+        .unwrap();
+        assert_eq!(settings.recovery_agent_removal_limit, 0.25);
+        assert_eq!(
+            settings.zk_session_timeout,
+            std::time::Duration::from_secs(2)
+        );
+        for bad in ["50", "101%", "-1%", "x%"] {
+            let err = check(&[&format!("--recovery_agent_removal_limit={bad}")]).unwrap_err();
+            assert!(err.contains("recovery_agent_removal_limit"), "{bad}: {err}");
+        }
+        assert!(check(&["--zk_session_timeout=0secs"]).is_err());
+    }
 }

@@ -530,4 +530,47 @@ mod tests {
             1
         );
     }
+
+    /// Refuses every store after the first recovery, as a registry taken over by another
+    /// master does.
+    struct TakenOver {
+        inner: InMemoryStorage,
+        stores: usize,
+    }
+
+    impl Storage for TakenOver {
+        fn fetch(&mut self) -> StorageFuture<Option<Registry>> {
+            self.inner.fetch()
+        }
+
+        fn store(&mut self, registry: &Registry) -> StorageFuture<()> {
+            self.stores += 1;
+            if self.stores > 1 {
+                return Future::ready(Err(StorageError::Conflict("version moved".into())));
+            }
+            self.inner.store(registry)
+        }
+    }
+
+    #[test]
+    fn a_conflicting_store_fences_the_registrar_for_good() {
+        let runtime = Runtime::new();
+        let registrar = Registrar::spawn(
+            &runtime,
+            Box::new(TakenOver {
+                inner: InMemoryStorage::default(),
+                stores: 0,
+            }),
+        );
+        registrar.recover(v0::MasterInfo::default()).get().unwrap();
+        assert!(registrar.fenced().is_pending());
+        let refused = registrar.apply(Operation::AdmitAgent(agent("a")));
+        assert!(refused.get().unwrap_err().to_string().contains("refused"));
+        assert!(registrar.fenced().get().unwrap().contains("version moved"));
+        // Nothing changed in memory, and nothing is tried again.
+        let registry = registrar.registry().get().unwrap().unwrap();
+        assert!(registry.slaves.is_none_or(|s| s.slaves.is_empty()));
+        let later = registrar.apply(Operation::AdmitAgent(agent("b")));
+        assert!(later.get().unwrap_err().to_string().contains("fenced"));
+    }
 }
