@@ -3,9 +3,10 @@
 //! [`ZkMasterContender::contend`] opens a session, creates the URL's path when missing and joins
 //! the group there as an ephemeral sequential znode `json.info_NNNNNNNNNN` whose data is the
 //! master's `MasterInfo` in Mesos's JSON mapping. The outer future is ready once the znode
-//! exists; the inner one becomes ready when the candidacy is lost: the session expired (after a
-//! partition longer than the session timeout), the znode was deleted, or
-//! [`ZkMasterContender::withdraw`] was called. Losing the connection only for a while loses
+//! exists; the inner one becomes ready when the candidacy is lost: the session expired, it
+//! stayed disconnected for two thirds of the session timeout (so that it steps down before the
+//! server can expire it and let another master lead), the znode was deleted, or
+//! [`ZkMasterContender::withdraw`] was called. Losing the connection only briefly loses
 //! nothing: the client reconnects with the same session and the znode stays.
 //!
 //! Contending again withdraws the previous candidacy first. Each candidacy has its own session.
@@ -99,7 +100,7 @@ impl ZkMasterContender {
                 if let Some(promise) = entered.lock().take() {
                     promise.set(lost_future);
                 }
-                watch(&client, &path).await;
+                watch(&client, &path, session_timeout).await;
                 warn!(znode = %path, "lost the candidacy");
                 joined.lock().take();
                 lost.fire();
@@ -215,13 +216,44 @@ async fn find_own_member(client: &zk::Client, url: &ZkUrl) -> Result<Option<Stri
     Ok(None)
 }
 
-/// Returns when the candidacy is lost: the session ended or our znode is gone.
-async fn watch(client: &zk::Client, path: &str) {
+/// The part of the session timeout a contender may stay disconnected before it gives its
+/// candidacy up. The server expires the session a session timeout after it last heard from
+/// us, and only then may another master lead: a candidacy given up earlier means two masters
+/// never both believe they lead (Mesos's group gives up after the whole timeout, which leaves
+/// a window where both do).
+fn disconnection_limit(session_timeout: Duration) -> Duration {
+    session_timeout * 2 / 3
+}
+
+/// Returns when the candidacy is lost: the session ended, our znode is gone, or the session
+/// stayed disconnected for longer than [`disconnection_limit`] (it cannot learn that the
+/// server expired it until it reaches the server again).
+async fn watch(client: &zk::Client, path: &str, session_timeout: Duration) {
     let mut states = client.state_watcher();
+    let limit = disconnection_limit(session_timeout);
+    let mut disconnected_since: Option<tokio::time::Instant> = None;
     loop {
-        if session::is_terminal(client.state()) {
+        let state = client.state();
+        if session::is_terminal(state) {
             return;
         }
+        if state == zk::SessionState::Disconnected {
+            let since = *disconnected_since.get_or_insert_with(tokio::time::Instant::now);
+            if since.elapsed() >= limit {
+                warn!(
+                    znode = %path,
+                    disconnected_for = ?since.elapsed(),
+                    "disconnected from ZooKeeper for too long: giving the candidacy up"
+                );
+                return;
+            }
+            tokio::select! {
+                _ = states.changed() => {}
+                _ = tokio::time::sleep_until(since + limit) => {}
+            }
+            continue;
+        }
+        disconnected_since = None;
         let watcher = match client.check_and_watch_stat(path).await {
             Ok((Some(_), watcher)) => watcher,
             Ok((None, _)) => return,
@@ -245,6 +277,7 @@ async fn watch(client: &zk::Client, path: &str) {
                 if session::is_terminal(state) {
                     return;
                 }
+                // Disconnected: the loop times the disconnection.
             }
         }
     }
