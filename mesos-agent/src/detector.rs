@@ -1,11 +1,16 @@
 //! Master detection (upstream `include/mesos/master/detector.hpp`): how the agent learns
 //! which master leads. [`MasterDetector`] is the trait the agent uses; [`StandaloneDetector`]
-//! serves `--master=host:port` (a ZooKeeper detector can implement the same trait later).
+//! serves `--master=host:port`, [`ZooKeeperDetector`] `--master=zk://host:2181/mesos` (the
+//! leading master of the group Mesos masters join there). [`create`] picks one for a
+//! `--master` value, also `file:///path` naming a file that holds one.
 
 use std::net::ToSocketAddrs;
 use std::sync::Arc;
+use std::time::Duration;
 
 use libprocess::{Future, Promise, Upid};
+use mesos_core::v0;
+use mesos_zookeeper::{ZkMasterDetector, ZkUrl};
 use parking_lot::Mutex;
 use thiserror::Error;
 
@@ -13,9 +18,17 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum DetectorError {
-    /// ZooKeeper URLs are not supported yet.
-    #[error("master detection through ZooKeeper ('{0}') is not supported yet")]
-    ZooKeeper(String),
+    /// A `zk://` URL that does not parse.
+    #[error(transparent)]
+    ZooKeeper(#[from] mesos_zookeeper::ZkError),
+    /// `file://` naming a file that cannot be read.
+    #[error("cannot read the master from '{path}': {reason}")]
+    File {
+        /// The file named.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// Not `host:port` or `master@host:port`.
     #[error("cannot parse master '{0}': expecting host:port")]
     Invalid(String),
@@ -90,11 +103,111 @@ impl MasterDetector for StandaloneDetector {
     }
 }
 
+/// The detector for a `--master` value: `zk://...` follows the ZooKeeper group (sessions of
+/// `zk_session_timeout`), `file:///path` reads the value from a file (as Mesos allows), anything
+/// else is one master's address.
+pub fn create(
+    master: &str,
+    zk_session_timeout: Duration,
+) -> Result<Arc<dyn MasterDetector>, DetectorError> {
+    let text = master.trim();
+    let text = match text.strip_prefix("file://") {
+        Some(path) => {
+            let contents = std::fs::read_to_string(path).map_err(|error| DetectorError::File {
+                path: path.to_owned(),
+                reason: error.to_string(),
+            })?;
+            let contents = contents.trim().to_owned();
+            if contents.starts_with("file://") {
+                return Err(DetectorError::File {
+                    path: path.to_owned(),
+                    reason: "it names another file".to_owned(),
+                });
+            }
+            contents
+        }
+        None => text.to_owned(),
+    };
+    if text.starts_with("zk://") {
+        let url = ZkUrl::parse(&text)?;
+        return Ok(Arc::new(ZooKeeperDetector::new(url, zk_session_timeout)));
+    }
+    Ok(Arc::new(StandaloneDetector::parse(&text)?))
+}
+
+/// The leading master of the ZooKeeper group at a `zk://` URL (Mesos's
+/// `ZooKeeperMasterDetector`): the `json.info_*` member with the lowest sequence, its `pid`.
+#[derive(Clone)]
+pub struct ZooKeeperDetector {
+    detector: ZkMasterDetector,
+    /// The leader last answered, to ask ZooKeeper for a change from it.
+    last: Arc<Mutex<Option<v0::MasterInfo>>>,
+}
+
+impl std::fmt::Debug for ZooKeeperDetector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZooKeeperDetector").finish_non_exhaustive()
+    }
+}
+
+impl ZooKeeperDetector {
+    /// Follows the group at `url`.
+    pub fn new(url: ZkUrl, session_timeout: Duration) -> ZooKeeperDetector {
+        ZooKeeperDetector {
+            detector: ZkMasterDetector::new(url, session_timeout),
+            last: Arc::new(Mutex::new(None)),
+        }
+    }
+}
+
+/// The UPID of a leading master: its `pid`, else `master@` its address.
+pub fn master_upid(info: &v0::MasterInfo) -> Option<Upid> {
+    if let Some(pid) = info.pid.as_deref()
+        && let Ok(upid) = pid.parse::<Upid>()
+    {
+        return Some(upid);
+    }
+    let address = info.address.as_ref()?;
+    let host = address.ip.as_deref().or(address.hostname.as_deref())?;
+    parse_master(&format!("{host}:{}", address.port)).ok()
+}
+
+impl MasterDetector for ZooKeeperDetector {
+    fn detect(&self, previous: Option<&Upid>) -> Future<Option<Upid>> {
+        // The MasterInfo the caller knows: the one we answered, or one that differs from every
+        // real master (then the current leader comes back at once and is compared below).
+        let known = previous.map(|previous| {
+            let last = self.last.lock();
+            match last.as_ref() {
+                Some(info) if master_upid(info).as_ref() == Some(previous) => info.clone(),
+                _ => v0::MasterInfo {
+                    pid: Some(previous.to_string()),
+                    ..Default::default()
+                },
+            }
+        });
+        let this = self.clone();
+        let previous = previous.cloned();
+        self.detector.detect(known.as_ref()).then(move |leader| {
+            *this.last.lock() = leader.clone();
+            let upid = leader.as_ref().and_then(master_upid);
+            if upid == previous {
+                // The same master (restarted, or first seen here): wait for a real change.
+                this.detect(previous.as_ref())
+            } else {
+                Future::ready(upid)
+            }
+        })
+    }
+}
+
 /// Parses a master address into the master's UPID (`master@ip:port`).
 pub fn parse_master(master: &str) -> Result<Upid, DetectorError> {
     let text = master.trim();
     if text.starts_with("zk://") || text.starts_with("file://") {
-        return Err(DetectorError::ZooKeeper(text.to_owned()));
+        return Err(DetectorError::Invalid(format!(
+            "{text} (not an address: use detector::create)"
+        )));
     }
     let text = text
         .strip_prefix("http://")
@@ -133,8 +246,17 @@ mod tests {
         assert_eq!(upid.to_string(), "master@127.0.0.1:5051");
         assert!(matches!(
             parse_master("zk://localhost:2181/mesos"),
+            Err(DetectorError::Invalid(_))
+        ));
+        assert!(matches!(
+            create("zk://localhost/mesos", Duration::from_secs(1)),
             Err(DetectorError::ZooKeeper(_))
         ));
+        assert!(matches!(
+            create("file:///nonexistent/master", Duration::from_secs(1)),
+            Err(DetectorError::File { .. })
+        ));
+        assert!(create("127.0.0.1:5050", Duration::from_secs(1)).is_ok());
         assert!(parse_master("nonsense").is_err());
     }
 

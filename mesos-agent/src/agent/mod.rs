@@ -143,7 +143,9 @@ impl Agent {
     /// Starts an agent on `runtime` with the master of `--master`.
     pub fn start(flags: Flags, runtime: &Handle) -> Result<Agent, AgentError> {
         let detector: Arc<dyn MasterDetector> = match &flags.master {
-            Some(master) => Arc::new(StandaloneDetector::parse(master)?),
+            Some(master) => {
+                crate::detector::create(master, mesos_zookeeper::DEFAULT_SESSION_TIMEOUT)?
+            }
             None => Arc::new(StandaloneDetector::new(None)),
         };
         Agent::start_with_detector(flags, runtime, detector)
