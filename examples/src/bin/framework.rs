@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use libprocess::Runtime;
 use mesos_client::ContentType;
-use mesos_client::scheduler::{Scheduler, SchedulerConfig, SchedulerEvent, StaticDetector};
+use mesos_client::scheduler::{Scheduler, SchedulerConfig, SchedulerEvent, detector_for};
 use mesos_core::v1;
 use mesos_core::v1::scheduler::event;
 
@@ -119,7 +119,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let detector = match StaticDetector::new(&args.master) {
+    let detector = match detector_for(&args.master) {
         Ok(detector) => detector,
         Err(error) => {
             eprintln!("framework: bad --master: {error}");

@@ -1,9 +1,13 @@
-//! Finding the leading master: the [`MasterDetector`] trait and the [`StaticDetector`] of a
-//! master given by address. (A ZooKeeper detector, `zk://`, is another implementation.)
+//! Finding the leading master: the [`MasterDetector`] trait, the [`StaticDetector`] of a
+//! master given by address, and the [`ZooKeeperDetector`] of the masters' group at a `zk://`
+//! URL. [`detector_for`] picks one for a master string as Mesos's tools take it.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use libprocess::{Future, Promise};
+use mesos_core::v0;
+use mesos_zookeeper::{ZkMasterDetector, ZkUrl};
 
 /// Why a master address is not one we can use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -17,9 +21,18 @@ pub enum MasterAddressError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A `zk://` address, which needs a ZooKeeper detector.
-    #[error("master address '{0}' needs a ZooKeeper detector, which is not available")]
+    /// A `zk://` address given where only a master's own address will do (use
+    /// [`detector_for`]).
+    #[error("master address '{0}' is a ZooKeeper URL, not a master's address")]
     ZooKeeper(String),
+    /// A `zk://` URL that does not parse, or a `file://` that cannot be read.
+    #[error("invalid master '{address}': {reason}")]
+    Unusable {
+        /// The value given.
+        address: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// Tells the scheduler library where the leading master is, as Mesos's `MasterDetector`.
@@ -76,6 +89,104 @@ impl MasterDetector for StaticDetector {
         } else {
             Future::ready(Some(self.endpoint.clone()))
         }
+    }
+}
+
+/// The detector for a master string as `mesos-execute --master` and Mesos's scheduler driver
+/// take it: `zk://[user:pass@]host:port[,host:port]/path` follows the ZooKeeper group (sessions
+/// of [`mesos_zookeeper::DEFAULT_SESSION_TIMEOUT`]), `file:///path` reads the value from a
+/// file, anything else is one master's address (`host[:port]`, `http://host[:port]`).
+pub fn detector_for(master: &str) -> Result<Arc<dyn MasterDetector>, MasterAddressError> {
+    let unusable = |reason: String| MasterAddressError::Unusable {
+        address: master.to_string(),
+        reason,
+    };
+    let trimmed = master.trim();
+    let text = match trimmed.strip_prefix("file://") {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| unusable(format!("cannot read {path}: {e}")))?
+            .trim()
+            .to_string(),
+        None => trimmed.to_string(),
+    };
+    if text.starts_with("file://") {
+        return Err(unusable("the file names another file".into()));
+    }
+    if text.starts_with("zk://") {
+        let url = ZkUrl::parse(&text).map_err(|e| unusable(e.to_string()))?;
+        return Ok(Arc::new(ZooKeeperDetector::new(
+            url,
+            mesos_zookeeper::DEFAULT_SESSION_TIMEOUT,
+        )));
+    }
+    Ok(Arc::new(StaticDetector::new(&text)?))
+}
+
+/// The leading master of the group Mesos masters join at a `zk://` URL (Mesos's
+/// `ZooKeeperMasterDetector`): the `json.info_*` member with the lowest sequence, reached at
+/// its `address` (else its `pid`).
+#[derive(Clone)]
+pub struct ZooKeeperDetector {
+    detector: ZkMasterDetector,
+    /// The leader last answered, to ask ZooKeeper for a change from it.
+    last: Arc<Mutex<Option<v0::MasterInfo>>>,
+}
+
+impl std::fmt::Debug for ZooKeeperDetector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZooKeeperDetector").finish_non_exhaustive()
+    }
+}
+
+impl ZooKeeperDetector {
+    /// Follows the group at `url` with sessions of `session_timeout`.
+    pub fn new(url: ZkUrl, session_timeout: Duration) -> ZooKeeperDetector {
+        ZooKeeperDetector {
+            detector: ZkMasterDetector::new(url, session_timeout),
+            last: Arc::new(Mutex::new(None)),
+        }
+    }
+}
+
+/// `host:port` where a master serves HTTP: its `address` (ip, else hostname), else its `pid`.
+pub fn master_endpoint(info: &v0::MasterInfo) -> Option<String> {
+    if let Some(address) = &info.address
+        && let Some(host) = address.ip.as_deref().or(address.hostname.as_deref())
+        && address.port > 0
+    {
+        return parse_master(&format!("{host}:{}", address.port)).ok();
+    }
+    let pid = info.pid.as_deref()?;
+    parse_master(pid.split_once('@').map_or(pid, |(_, at)| at)).ok()
+}
+
+impl MasterDetector for ZooKeeperDetector {
+    fn detect(&self, previous: Option<&str>) -> Future<Option<String>> {
+        // What the caller knows, as a MasterInfo: the one answered last when it is that master,
+        // else one no real master equals (the current leader then comes back at once and is
+        // compared below).
+        let known = previous.map(|previous| {
+            let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+            match last.as_ref() {
+                Some(info) if master_endpoint(info).as_deref() == Some(previous) => info.clone(),
+                _ => v0::MasterInfo {
+                    pid: Some(format!("master@{previous}")),
+                    ..Default::default()
+                },
+            }
+        });
+        let this = self.clone();
+        let previous = previous.map(str::to_owned);
+        self.detector.detect(known.as_ref()).then(move |leader| {
+            *this.last.lock().unwrap_or_else(|e| e.into_inner()) = leader.clone();
+            let endpoint = leader.as_ref().and_then(master_endpoint);
+            if previous.is_some() && endpoint == previous {
+                // The same master (first seen here, or restarted): wait for a real change.
+                this.detect(previous.as_deref())
+            } else {
+                Future::ready(endpoint)
+            }
+        })
     }
 }
 

@@ -69,7 +69,8 @@ use mesos_core::v1::scheduler::{Call, Event, call, event};
 use tracing::{debug, info, warn};
 
 pub use self::detector::{
-    DEFAULT_MASTER_PORT, MasterAddressError, MasterDetector, StaticDetector, parse_master,
+    DEFAULT_MASTER_PORT, MasterAddressError, MasterDetector, StaticDetector, ZooKeeperDetector,
+    detector_for, master_endpoint, parse_master,
 };
 use crate::calls::CallQueue;
 use crate::codec::{ContentType, RecordStream, body_text, random_fraction};

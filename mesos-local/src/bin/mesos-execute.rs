@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use libprocess::Runtime;
 use mesos_client::ContentType;
-use mesos_client::scheduler::{Scheduler, SchedulerConfig, SchedulerEvent, StaticDetector};
+use mesos_client::scheduler::{Scheduler, SchedulerConfig, SchedulerEvent, detector_for};
 use mesos_core::convert::{devolve, evolve};
 use mesos_core::resources::Resources;
 use mesos_core::v1;
@@ -143,7 +143,7 @@ fn run(flags: Flags) -> Result<bool, String> {
     }
     let launch = build_launch(&flags)?;
     let framework = framework_info(&flags)?;
-    let detector = StaticDetector::new(&flags.master).map_err(|e| e.to_string())?;
+    let detector = detector_for(&flags.master).map_err(|e| e.to_string())?;
     let mut config = SchedulerConfig::new(framework).content_type(content_type);
     if let (Some(principal), Some(secret)) = (&flags.principal, &flags.secret) {
         config = config.credential(principal.clone(), secret.clone());
