@@ -10,9 +10,11 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use libprocess::Runtime;
+use libprocess::filter::Matcher;
 use libprocess::http::StatusCode;
 use libprocess::http::client;
 use master_support::{FakeAgent, temp_dir};
+use mesos_core::internal::RegisterSlaveMessage;
 use mesos_core::registry::Registry;
 use mesos_master::master::Options;
 use mesos_master::registrar::{Storage, StorageError, ZooKeeperStorage};
@@ -203,8 +205,20 @@ fn three_masters_elect_one_leader_the_others_redirect_and_a_new_leader_recovers_
         "stray",
         "cpus:1;mem:128",
     );
+    let delivered = nodes[follower].runtime.handle().future_message(
+        Matcher::protobuf::<RegisterSlaveMessage>().to(nodes[follower].master.pid().upid()),
+    );
     stray.register();
-    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        delivered.await_for(Duration::from_secs(10)),
+        "the registration reaches the follower"
+    );
+    let agents = nodes[follower]
+        .master
+        .inspect(|m| m.state.agents.len())
+        .get()
+        .expect("the follower answers");
+    assert_eq!(agents, 0, "a follower admits no agent");
     assert_eq!(stray.agent_id(), None, "a follower admits no agent");
 
     // The leader stops: another one leads and recovers the agent from the registry.
