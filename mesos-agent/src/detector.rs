@@ -140,8 +140,6 @@ pub fn create(
 #[derive(Clone)]
 pub struct ZooKeeperDetector {
     detector: ZkMasterDetector,
-    /// The leader last answered, to ask ZooKeeper for a change from it.
-    last: Arc<Mutex<Option<v0::MasterInfo>>>,
 }
 
 impl std::fmt::Debug for ZooKeeperDetector {
@@ -155,7 +153,6 @@ impl ZooKeeperDetector {
     pub fn new(url: ZkUrl, session_timeout: Duration) -> ZooKeeperDetector {
         ZooKeeperDetector {
             detector: ZkMasterDetector::new(url, session_timeout),
-            last: Arc::new(Mutex::new(None)),
         }
     }
 }
@@ -174,30 +171,7 @@ pub fn master_upid(info: &v0::MasterInfo) -> Option<Upid> {
 
 impl MasterDetector for ZooKeeperDetector {
     fn detect(&self, previous: Option<&Upid>) -> Future<Option<Upid>> {
-        // The MasterInfo the caller knows: the one we answered, or one that differs from every
-        // real master (then the current leader comes back at once and is compared below).
-        let known = previous.map(|previous| {
-            let last = self.last.lock();
-            match last.as_ref() {
-                Some(info) if master_upid(info).as_ref() == Some(previous) => info.clone(),
-                _ => v0::MasterInfo {
-                    pid: Some(previous.to_string()),
-                    ..Default::default()
-                },
-            }
-        });
-        let this = self.clone();
-        let previous = previous.cloned();
-        self.detector.detect(known.as_ref()).then(move |leader| {
-            *this.last.lock() = leader.clone();
-            let upid = leader.as_ref().and_then(master_upid);
-            if upid == previous {
-                // The same master (restarted, or first seen here): wait for a real change.
-                this.detect(previous.as_ref())
-            } else {
-                Future::ready(upid)
-            }
-        })
+        self.detector.detect_by(previous.cloned(), master_upid)
     }
 }
 

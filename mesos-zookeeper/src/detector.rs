@@ -48,9 +48,11 @@ struct State {
 }
 
 impl State {
-    fn update(&mut self, leader: Option<v0::MasterInfo>) {
+    /// Records `leader`; returns the waiters it answers, to be completed once the lock is
+    /// released (their callbacks may ask the detector again).
+    fn update(&mut self, leader: Option<v0::MasterInfo>) -> Vec<Promise<Option<v0::MasterInfo>>> {
         if self.known && same(self.leader.as_ref(), leader.as_ref()) {
-            return;
+            return Vec::new();
         }
         match &leader {
             Some(info) => {
@@ -61,13 +63,27 @@ impl State {
         self.known = true;
         self.leader = leader;
         let waiters = std::mem::take(&mut self.waiters);
+        let mut answered = Vec::new();
         for (previous, promise) in waiters {
             if same(previous.as_ref(), self.leader.as_ref()) {
                 self.waiters.push((previous, promise));
             } else {
-                promise.set(self.leader.clone());
+                answered.push(promise);
             }
         }
+        answered
+    }
+}
+
+/// Records `leader` in `state` and answers the waiters it concerns, outside the lock.
+fn publish(state: &Mutex<State>, leader: Option<v0::MasterInfo>) {
+    let (answered, leader) = {
+        let mut state = state.lock();
+        let answered = state.update(leader);
+        (answered, state.leader.clone())
+    };
+    for promise in answered {
+        promise.set(leader.clone());
     }
 }
 
@@ -105,6 +121,42 @@ impl ZkMasterDetector {
         state.waiters.push((previous.cloned(), promise));
         future
     }
+
+    /// For callers that know a master by something derived from its `MasterInfo` (an agent by
+    /// its UPID, a scheduler by its `host:port`): the leader's `key` once it differs from
+    /// `previous` (`None`: no leader, or one without a key). A leader whose key is `previous`
+    /// (a restarted master at the same address) is waited past.
+    pub fn detect_by<K>(
+        &self,
+        previous: Option<K>,
+        key: fn(&v0::MasterInfo) -> Option<K>,
+    ) -> Future<Option<K>>
+    where
+        K: Clone + PartialEq + Send + Sync + 'static,
+    {
+        // No real master equals an empty MasterInfo: this answers as soon as the group is read.
+        let this = self.clone();
+        self.detect(Some(&v0::MasterInfo::default()))
+            .then(move |leader| this.changed_from(leader, previous, key))
+    }
+
+    fn changed_from<K>(
+        &self,
+        leader: Option<v0::MasterInfo>,
+        previous: Option<K>,
+        key: fn(&v0::MasterInfo) -> Option<K>,
+    ) -> Future<Option<K>>
+    where
+        K: Clone + PartialEq + Send + Sync + 'static,
+    {
+        let current = leader.as_ref().and_then(key);
+        if current != previous {
+            return Future::ready(current);
+        }
+        let this = self.clone();
+        self.detect(leader.as_ref())
+            .then(move |next| this.changed_from(next, previous, key))
+    }
 }
 
 /// The detector's task: one session after another, each followed until it expires.
@@ -116,7 +168,7 @@ async fn follow(url: ZkUrl, session_timeout: Duration, state: Arc<Mutex<State>>)
             servers = url.servers(),
             "ZooKeeper session expired, starting over"
         );
-        state.lock().update(None);
+        publish(&state, None);
     }
 }
 
@@ -129,7 +181,7 @@ async fn follow_session(client: &zk::Client, url: &ZkUrl, state: &Mutex<State>) 
         }
         match read_leader(client, url).await {
             Ok((leader, watcher)) => {
-                state.lock().update(leader);
+                publish(state, leader);
                 tokio::select! {
                     event = watcher.changed() => {
                         debug!(?event.event_type, ?event.session_state, "group changed");

@@ -227,3 +227,36 @@ fn detector_follows_the_leader_across_a_zookeeper_restart() {
     assert_eq!(next.id, "later");
     other.withdraw().get().unwrap();
 }
+
+#[test]
+fn detection_by_key_waits_past_a_leader_with_the_same_key() {
+    let Some(server) = server() else { return };
+    let url = server.url("/by-key");
+    fn port(info: &v0::MasterInfo) -> Option<u32> {
+        Some(info.port)
+    }
+    let first = ZkMasterContender::new(url.clone(), SESSION);
+    let restarted = ZkMasterContender::new(url.clone(), SESSION);
+    let other = ZkMasterContender::new(url.clone(), SESSION);
+    contend(&first, info("first", 6100));
+    let detector = ZkMasterDetector::new(url, SESSION);
+    let leader = detector.detect_by(None, port);
+    assert!(leader.await_for(WAIT), "no detection within {WAIT:?}");
+    assert_eq!(leader.get().unwrap(), Some(6100));
+
+    // The same address comes back as another master (a restart): no change for the caller.
+    contend(&restarted, info("restarted", 6100));
+    let change = detector.detect_by(Some(6100), port);
+    assert!(first.withdraw().get().unwrap());
+    let first_info = info("first", 6100);
+    let now = detect(&detector, Some(&first_info)).expect("a leader");
+    assert_eq!(now.id, "restarted");
+    assert!(change.is_pending(), "the same key is not a change");
+
+    // Another address leads: that is.
+    contend(&other, info("other", 6101));
+    assert!(restarted.withdraw().get().unwrap());
+    assert!(change.await_for(WAIT), "no change within {WAIT:?}");
+    assert_eq!(change.get().unwrap(), Some(6101));
+    other.withdraw().get().unwrap();
+}

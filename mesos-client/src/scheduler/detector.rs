@@ -128,8 +128,6 @@ pub fn detector_for(master: &str) -> Result<Arc<dyn MasterDetector>, MasterAddre
 #[derive(Clone)]
 pub struct ZooKeeperDetector {
     detector: ZkMasterDetector,
-    /// The leader last answered, to ask ZooKeeper for a change from it.
-    last: Arc<Mutex<Option<v0::MasterInfo>>>,
 }
 
 impl std::fmt::Debug for ZooKeeperDetector {
@@ -143,7 +141,6 @@ impl ZooKeeperDetector {
     pub fn new(url: ZkUrl, session_timeout: Duration) -> ZooKeeperDetector {
         ZooKeeperDetector {
             detector: ZkMasterDetector::new(url, session_timeout),
-            last: Arc::new(Mutex::new(None)),
         }
     }
 }
@@ -162,31 +159,8 @@ pub fn master_endpoint(info: &v0::MasterInfo) -> Option<String> {
 
 impl MasterDetector for ZooKeeperDetector {
     fn detect(&self, previous: Option<&str>) -> Future<Option<String>> {
-        // What the caller knows, as a MasterInfo: the one answered last when it is that master,
-        // else one no real master equals (the current leader then comes back at once and is
-        // compared below).
-        let known = previous.map(|previous| {
-            let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-            match last.as_ref() {
-                Some(info) if master_endpoint(info).as_deref() == Some(previous) => info.clone(),
-                _ => v0::MasterInfo {
-                    pid: Some(format!("master@{previous}")),
-                    ..Default::default()
-                },
-            }
-        });
-        let this = self.clone();
-        let previous = previous.map(str::to_owned);
-        self.detector.detect(known.as_ref()).then(move |leader| {
-            *this.last.lock().unwrap_or_else(|e| e.into_inner()) = leader.clone();
-            let endpoint = leader.as_ref().and_then(master_endpoint);
-            if previous.is_some() && endpoint == previous {
-                // The same master (first seen here, or restarted): wait for a real change.
-                this.detect(previous.as_deref())
-            } else {
-                Future::ready(endpoint)
-            }
-        })
+        self.detector
+            .detect_by(previous.map(str::to_owned), master_endpoint)
     }
 }
 
