@@ -100,8 +100,15 @@ fn serves_the_scheduler_api() {
         .unwrap();
     let url = format!("http://127.0.0.1:{port}/api/v1/scheduler");
     let deadline = Instant::now() + Duration::from_secs(10);
+    // 503 until the master has elected itself and recovered (upstream's order of checks).
     let status = loop {
         match libprocess::http::client::get(&url).get() {
+            Ok(response)
+                if response.status == libprocess::http::StatusCode::SERVICE_UNAVAILABLE
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20))
+            }
             Ok(response) => break response.status,
             Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
             Err(error) => panic!("master never answered: {error}"),
